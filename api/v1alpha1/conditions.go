@@ -1,0 +1,39 @@
+package v1alpha1
+
+// Condition types.
+const (
+	// ConditionReady is True when the endpoint accepts and delivers events.
+	ConditionReady = "Ready"
+	// ConditionSecretReady is True when the signing Secret and key exist.
+	ConditionSecretReady = "SecretReady"
+	// ConditionTargetReady is True when the target Service exists and has the port.
+	ConditionTargetReady = "TargetReady"
+)
+
+// Condition reasons.
+const (
+	// ReasonSucceeded: the step completed.
+	ReasonSucceeded = "Succeeded"
+	// ReasonSecretNotFound: the referenced Secret does not exist.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSecretKeyMissing: the Secret lacks the referenced key, or it is empty.
+	ReasonSecretKeyMissing = "SecretKeyMissing"
+	// ReasonServiceNotFound: the target Service does not exist.
+	ReasonServiceNotFound = "ServiceNotFound"
+	// ReasonServicePortMissing: the target Service does not expose the port.
+	ReasonServicePortMissing = "ServicePortMissing"
+	// ReasonSuspended: delivery is suspended by spec.suspend.
+	ReasonSuspended = "Suspended"
+	// ReasonQueueUnavailable: the JetStream queue could not be reached.
+	ReasonQueueUnavailable = "QueueUnavailable"
+	// ReasonProgressing: the controller is still working on the endpoint.
+	ReasonProgressing = "Progressing"
+	// ReasonDeadLettered: events were moved to the dead-letter stream.
+	ReasonDeadLettered = "DeadLettered"
+)
+
+// Labels and annotations.
+const (
+	// Finalizer lets the controller purge the endpoint's queued data on delete.
+	Finalizer = "hookgate.io/finalizer"
+)

@@ -1,0 +1,67 @@
+package v1alpha1
+
+import "time"
+
+// GetKey returns the Secret key holding the signing secret.
+func (s SecretKeyRef) GetKey() string {
+	if s.Key == "" {
+		return DefaultSecretKey
+	}
+	return s.Key
+}
+
+// GetPath returns the HTTP path on the target.
+func (t ServiceTarget) GetPath() string {
+	if t.Path == "" {
+		return DefaultTargetPath
+	}
+	return t.Path
+}
+
+// GetMaxAttempts returns how many attempts an event gets.
+func (d DeliverySpec) GetMaxAttempts() int {
+	if d.MaxAttempts == nil {
+		return DefaultMaxAttempts
+	}
+	return int(*d.MaxAttempts)
+}
+
+// GetTimeout returns the per-attempt timeout.
+func (d DeliverySpec) GetTimeout() time.Duration {
+	if d.Timeout == nil || d.Timeout.Duration <= 0 {
+		return DefaultDeliveryTimeout
+	}
+	return d.Timeout.Duration
+}
+
+// GetInitial returns the first backoff delay.
+func (b BackoffSpec) GetInitial() time.Duration {
+	if b.Initial == nil || b.Initial.Duration <= 0 {
+		return DefaultBackoffInitial
+	}
+	return b.Initial.Duration
+}
+
+// GetMax returns the longest backoff delay.
+func (b BackoffSpec) GetMax() time.Duration {
+	if b.Max == nil || b.Max.Duration <= 0 {
+		return DefaultBackoffMax
+	}
+	return b.Max.Duration
+}
+
+// GetWindow returns how long delivery ids are remembered.
+func (d DedupeSpec) GetWindow() time.Duration {
+	if d.Window == nil || d.Window.Duration <= 0 {
+		return DefaultDedupeWindow
+	}
+	return d.Window.Duration
+}
+
+// GetReplayTolerance returns the replay window for signed timestamps.
+func (s WebhookEndpointSpec) GetReplayTolerance() time.Duration {
+	if s.ReplayTolerance == nil || s.ReplayTolerance.Duration <= 0 {
+		return DefaultReplayTolerance
+	}
+	return s.ReplayTolerance.Duration
+}

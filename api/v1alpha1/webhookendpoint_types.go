@@ -1,0 +1,311 @@
+package v1alpha1
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Provider names the sender whose signature scheme an endpoint verifies.
+// +kubebuilder:validation:Enum=github;standardwebhooks;generic-hmac
+type Provider string
+
+const (
+	// ProviderGitHub verifies X-Hub-Signature-256 (HMAC-SHA256 of the body).
+	ProviderGitHub Provider = "github"
+	// ProviderStandardWebhooks verifies webhook-id/webhook-timestamp/webhook-signature
+	// as specified by standardwebhooks.com (also used by Svix).
+	ProviderStandardWebhooks Provider = "standardwebhooks"
+	// ProviderGenericHMAC verifies an HMAC of the body in a configurable header.
+	ProviderGenericHMAC Provider = "generic-hmac"
+)
+
+// Defaults mirrored by the GetX helpers below; code never re-derives them.
+const (
+	DefaultSecretKey        = "secret"
+	DefaultMaxAttempts      = 8
+	DefaultBackoffInitial   = time.Second
+	DefaultBackoffMax       = 5 * time.Minute
+	DefaultDeliveryTimeout  = 30 * time.Second
+	DefaultDedupeWindow     = 24 * time.Hour
+	DefaultReplayTolerance  = 5 * time.Minute
+	DefaultTargetPath       = "/"
+	DefaultGenericHeader    = "X-Signature"
+	DefaultGenericAlgorithm = "sha256"
+	DefaultGenericEncoding  = "hex"
+)
+
+// WebhookEndpointSpec declares where a provider's webhooks are received, how
+// they are verified, and where they are delivered.
+// +kubebuilder:validation:XValidation:rule="self.provider != 'generic-hmac' || has(self.genericHMAC)",message="spec.genericHMAC is required when provider is generic-hmac"
+// +kubebuilder:validation:XValidation:rule="self.provider == 'generic-hmac' || !has(self.genericHMAC)",message="spec.genericHMAC may only be set when provider is generic-hmac"
+type WebhookEndpointSpec struct {
+	// Provider is the sender whose signature scheme is verified.
+	// +required
+	Provider Provider `json:"provider"`
+
+	// SecretRef points at the Secret, in the endpoint's namespace, that holds
+	// the signing secret shared with the provider.
+	// +required
+	SecretRef SecretKeyRef `json:"secretRef"`
+
+	// GenericHMAC configures the generic-hmac provider.
+	// +optional
+	GenericHMAC *GenericHMACSpec `json:"genericHMAC,omitempty"`
+
+	// ReplayTolerance is how far a signed timestamp may be from the
+	// receiver's clock before the request is refused, for providers that
+	// sign a timestamp. Defaults to 5m.
+	// +optional
+	ReplayTolerance *metav1.Duration `json:"replayTolerance,omitempty"`
+
+	// SourceRanges is an allowlist of client CIDRs (IPv4 or IPv6). Requests
+	// from other addresses are refused with 403. Empty allows every address.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="every sourceRanges entry must be a CIDR such as 192.0.2.0/24 or 2001:db8::/32"
+	SourceRanges []string `json:"sourceRanges,omitempty"`
+
+	// Target is where verified events are delivered.
+	// +required
+	Target TargetSpec `json:"target"`
+
+	// Delivery is the retry policy towards the target.
+	// +optional
+	Delivery DeliverySpec `json:"delivery,omitempty"`
+
+	// Dedupe controls how provider redeliveries are recognised.
+	// +optional
+	Dedupe DedupeSpec `json:"dedupe,omitempty"`
+
+	// Suspend stops delivery to the target; received events stay queued
+	// until it is set back to false. Receiving goes on.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// SecretKeyRef selects a key of a Secret in the endpoint's namespace.
+type SecretKeyRef struct {
+	// Name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Key in the Secret's data that holds the signing secret. Defaults to "secret".
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key,omitempty"`
+}
+
+// GenericHMACSpec configures an HMAC signature in one header.
+type GenericHMACSpec struct {
+	// Header carrying the signature. Defaults to X-Signature.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9-]+$`
+	Header string `json:"header,omitempty"`
+
+	// Algorithm of the HMAC. Defaults to sha256.
+	// +optional
+	// +kubebuilder:validation:Enum=sha1;sha256;sha512
+	Algorithm string `json:"algorithm,omitempty"`
+
+	// Encoding of the signature in the header. Defaults to hex.
+	// +optional
+	// +kubebuilder:validation:Enum=hex;base64
+	Encoding string `json:"encoding,omitempty"`
+
+	// Prefix before the encoded signature, e.g. "sha256=".
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Prefix string `json:"prefix,omitempty"`
+
+	// IDHeader names a header holding a unique delivery id, used to dedupe
+	// redeliveries. Without it, generic-hmac events are not deduplicated.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9-]+$`
+	IDHeader string `json:"idHeader,omitempty"`
+
+	// TimestampHeader names a header holding the send time in Unix seconds;
+	// when set, requests outside spec.replayTolerance are refused.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9-]+$`
+	TimestampHeader string `json:"timestampHeader,omitempty"`
+
+	// SignedContent is the template of the signed bytes, built from
+	// {body}, {timestamp}, {id} and {url}. Defaults to "{body}".
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	SignedContent string `json:"signedContent,omitempty"`
+}
+
+// TargetSpec says where events go.
+type TargetSpec struct {
+	// Service in the endpoint's namespace that receives the events.
+	// +required
+	Service ServiceTarget `json:"service"`
+}
+
+// ServiceTarget is an HTTP Service in the endpoint's namespace.
+type ServiceTarget struct {
+	// Name of the Service.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// Port of the Service to send to.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
+
+	// Path on the target that receives the POST. Defaults to "/".
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^/`
+	Path string `json:"path,omitempty"`
+}
+
+// DeliverySpec is the retry policy towards the target.
+type DeliverySpec struct {
+	// MaxAttempts is how many times an event is offered to the target before
+	// it is dead-lettered. Defaults to 8.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	MaxAttempts *int32 `json:"maxAttempts,omitempty"`
+
+	// Backoff between attempts.
+	// +optional
+	Backoff BackoffSpec `json:"backoff,omitempty"`
+
+	// Timeout of one attempt. Defaults to 30s.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// BackoffSpec is an exponential backoff with full jitter.
+// +kubebuilder:validation:XValidation:rule="!has(self.initial) || !has(self.max) || duration(self.initial) <= duration(self.max)",message="backoff.initial must not exceed backoff.max"
+type BackoffSpec struct {
+	// Initial delay after the first failure. Defaults to 1s.
+	// +optional
+	Initial *metav1.Duration `json:"initial,omitempty"`
+
+	// Max is the longest delay between attempts. Defaults to 5m.
+	// +optional
+	Max *metav1.Duration `json:"max,omitempty"`
+}
+
+// DedupeSpec controls redelivery detection.
+type DedupeSpec struct {
+	// Window is how long a provider's delivery id is remembered. A
+	// redelivery inside the window is answered 2xx but not forwarded again.
+	// Defaults to 24h.
+	// +optional
+	Window *metav1.Duration `json:"window,omitempty"`
+}
+
+// WebhookEndpointStatus is what the controller and receiver observed.
+type WebhookEndpointStatus struct {
+	// ObservedGeneration is the generation last reconciled.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready, SecretReady, TargetReady.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// WebhookPath is the receiver path assigned to this endpoint. It is
+	// random, stable for the life of the endpoint, and unguessable.
+	// +optional
+	WebhookPath string `json:"webhookPath,omitempty"`
+
+	// URL is the full public URL providers should call, when the receiver's
+	// public base URL is known.
+	// +optional
+	URL string `json:"url,omitempty"`
+
+	// Deliveries counts what happened to this endpoint's events.
+	// +optional
+	Deliveries DeliveryCounters `json:"deliveries,omitempty"`
+
+	// LastDeliveryTime is when an event was last delivered to the target.
+	// +optional
+	LastDeliveryTime *metav1.Time `json:"lastDeliveryTime,omitempty"`
+
+	// LastFailure is the last failed delivery attempt.
+	// +optional
+	LastFailure *DeliveryFailure `json:"lastFailure,omitempty"`
+}
+
+// DeliveryCounters are totals kept in JetStream, correct across receiver
+// replicas and restarts.
+type DeliveryCounters struct {
+	// Received is how many events were verified and durably stored.
+	Received int64 `json:"received"`
+	// Rejected is how many requests were refused (signature, allowlist, size).
+	Rejected int64 `json:"rejected"`
+	// Duplicates is how many provider redeliveries were recognised and not forwarded again.
+	Duplicates int64 `json:"duplicates"`
+	// Delivered is how many events the target accepted with a 2xx.
+	Delivered int64 `json:"delivered"`
+	// Retries is how many delivery attempts failed and were retried.
+	Retries int64 `json:"retries"`
+	// Pending is how many events are queued or being retried.
+	Pending int64 `json:"pending"`
+	// DeadLettered is how many events exhausted their attempts.
+	DeadLettered int64 `json:"deadLettered"`
+}
+
+// DeliveryFailure describes a failed attempt.
+type DeliveryFailure struct {
+	// Time of the failure.
+	Time metav1.Time `json:"time"`
+	// Reason is a short machine-readable cause, e.g. HTTP503 or Timeout.
+	Reason string `json:"reason"`
+	// Message is a human-readable cause.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// WebhookEndpoint receives a provider's webhooks, verifies them, stores them
+// durably and delivers them to a Service.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=whe;wep,categories=hookgate
+// +kubebuilder:printcolumn:name="Provider",type=string,JSONPath=`.spec.provider`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`,priority=0
+// +kubebuilder:printcolumn:name="Path",type=string,JSONPath=`.status.webhookPath`,priority=1
+// +kubebuilder:printcolumn:name="Received",type=integer,JSONPath=`.status.deliveries.received`
+// +kubebuilder:printcolumn:name="Delivered",type=integer,JSONPath=`.status.deliveries.delivered`
+// +kubebuilder:printcolumn:name="Pending",type=integer,JSONPath=`.status.deliveries.pending`,priority=1
+// +kubebuilder:printcolumn:name="Dead",type=integer,JSONPath=`.status.deliveries.deadLettered`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type WebhookEndpoint struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec WebhookEndpointSpec `json:"spec"`
+	// +optional
+	Status WebhookEndpointStatus `json:"status,omitempty"`
+}
+
+// WebhookEndpointList contains a list of WebhookEndpoint.
+// +kubebuilder:object:root=true
+type WebhookEndpointList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []WebhookEndpoint `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&WebhookEndpoint{}, &WebhookEndpointList{})
+}

@@ -1,0 +1,85 @@
+package controllers
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
+	"github.com/hookgate/hookgate/internal/queue"
+)
+
+// CounterWatcher turns counter increments in JetStream into reconciles, at
+// most one per endpoint per Interval: a busy endpoint gets its status
+// refreshed every Interval, not once per webhook.
+type CounterWatcher struct {
+	Conn     func(ctx context.Context) (*nats.Conn, error)
+	Client   client.Reader
+	Interval time.Duration
+	Out      chan event.GenericEvent
+
+	mu    sync.Mutex
+	dirty map[string]struct{}
+}
+
+// Start subscribes and flushes until ctx ends. It needs leader election:
+// only the leader reconciles.
+func (w *CounterWatcher) Start(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("counter-watcher")
+	if w.Interval <= 0 {
+		w.Interval = 2 * time.Second
+	}
+	w.dirty = map[string]struct{}{}
+	var sub *nats.Subscription
+	tick := time.NewTicker(w.Interval)
+	defer tick.Stop()
+	for {
+		if sub == nil {
+			nc, err := w.Conn(ctx)
+			if err == nil {
+				sub, err = nc.Subscribe(queue.CounterSubjectsFilter, func(m *nats.Msg) {
+					if uid, ok := queue.UIDFromCounterSubject(m.Subject); ok {
+						w.mu.Lock()
+						w.dirty[uid] = struct{}{}
+						w.mu.Unlock()
+					}
+				})
+			}
+			if err != nil {
+				log.V(1).Info("Subscribing to counters failed; retrying", "error", err.Error())
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if sub != nil {
+				_ = sub.Unsubscribe()
+			}
+			return nil
+		case <-tick.C:
+			w.flush(ctx)
+		}
+	}
+}
+
+func (w *CounterWatcher) flush(ctx context.Context) {
+	w.mu.Lock()
+	uids := w.dirty
+	w.dirty = map[string]struct{}{}
+	w.mu.Unlock()
+	for uid := range uids {
+		var list hookv1.WebhookEndpointList
+		if err := w.Client.List(ctx, &list, client.MatchingFields{uidIndex: uid}); err != nil || len(list.Items) == 0 {
+			continue
+		}
+		select {
+		case w.Out <- event.GenericEvent{Object: &list.Items[0]}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

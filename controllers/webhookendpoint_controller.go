@@ -1,0 +1,337 @@
+// Package controllers reconciles WebhookEndpoints: it assigns each one a
+// stable, unguessable receiver path, checks the signing Secret and target
+// Service, cleans up queued data on delete, and writes the delivery counters
+// kept in JetStream to status.
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
+)
+
+// Field indexes.
+const (
+	secretRefIndex = ".spec.secretRef.name"
+	serviceIndex   = ".spec.target.service.name"
+	uidIndex       = ".metadata.uid"
+	// PathPrefix is where the receiver serves endpoints.
+	PathPrefix = "/hook/"
+)
+
+// Reconciler reconciles WebhookEndpoints.
+type Reconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Queue    QueueReader
+	// PublicBaseURL, e.g. https://hooks.example.com, makes status.url.
+	PublicBaseURL string
+	// ResyncInterval re-reads counters even when no change was signalled.
+	ResyncInterval time.Duration
+	// PurgeGracePeriod is how long deletion waits for an unreachable queue
+	// before it gives up purging and removes the finalizer.
+	PurgeGracePeriod time.Duration
+	// Changes carries endpoints whose counters moved (see CounterWatcher).
+	Changes <-chan event.GenericEvent
+}
+
+// +kubebuilder:rbac:groups=hookgate.io,resources=webhookendpoints,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=hookgate.io,resources=webhookendpoints/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=hookgate.io,resources=webhookendpoints/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets;services,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// SetupWithManager registers the controller and its indexes.
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	idx := mgr.GetFieldIndexer()
+	for name, fn := range map[string]client.IndexerFunc{
+		secretRefIndex: func(o client.Object) []string { return []string{o.(*hookv1.WebhookEndpoint).Spec.SecretRef.Name} },
+		serviceIndex:   func(o client.Object) []string { return []string{o.(*hookv1.WebhookEndpoint).Spec.Target.Service.Name} },
+		uidIndex:       func(o client.Object) []string { return []string{string(o.GetUID())} },
+	} {
+		if err := idx.IndexField(ctx, &hookv1.WebhookEndpoint{}, name, fn); err != nil {
+			return fmt.Errorf("indexing WebhookEndpoints by %s: %w", name, err)
+		}
+	}
+	if r.ResyncInterval <= 0 {
+		r.ResyncInterval = time.Minute
+	}
+	if r.PurgeGracePeriod <= 0 {
+		r.PurgeGracePeriod = 10 * time.Minute
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("webhookendpoint").
+		For(&hookv1.WebhookEndpoint{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.mapBy(secretRefIndex)), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.mapBy(serviceIndex)), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}))
+	if r.Changes != nil {
+		b = b.WatchesRawSource(source.Channel(r.Changes, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
+}
+
+func (r *Reconciler) mapBy(index string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list hookv1.WebhookEndpointList
+		if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: o.GetName()}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing endpoints failed", "index", index, "object", client.ObjectKeyFromObject(o))
+			return nil
+		}
+		out := make([]reconcile.Request, 0, len(list.Items))
+		for i := range list.Items {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+		return out
+	}
+}
+
+// Reconcile follows one skeleton: get, one deferred status patch, delete,
+// finalizer, then reconcile() which stops at the first failing step.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	log := ctrl.LoggerFrom(ctx)
+	obj := &hookv1.WebhookEndpoint{}
+	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := obj.DeepCopy()
+
+	if !obj.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, obj)
+	}
+	if !controllerutil.ContainsFinalizer(obj, hookv1.Finalizer) {
+		patch := client.MergeFrom(obj.DeepCopy())
+		controllerutil.AddFinalizer(obj, hookv1.Finalizer)
+		if err := r.Client.Patch(ctx, obj, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+		before = obj.DeepCopy()
+	}
+
+	defer func() {
+		obj.Status.ObservedGeneration = obj.Generation
+		r.emitTransitions(before, obj)
+		if equality.Semantic.DeepEqual(before.Status, obj.Status) {
+			return
+		}
+		if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+			retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
+		}
+	}()
+
+	result, err := r.reconcile(ctx, obj)
+	if err != nil {
+		log.V(1).Info("Reconcile step failed", "error", err.Error())
+	}
+	return result, err
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint) (ctrl.Result, error) {
+	// A path, once assigned, never changes: providers are configured with it.
+	if obj.Status.WebhookPath == "" {
+		p, err := newPath()
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		obj.Status.WebhookPath = p
+	}
+	obj.Status.URL = ""
+	if r.PublicBaseURL != "" {
+		obj.Status.URL = strings.TrimRight(r.PublicBaseURL, "/") + obj.Status.WebhookPath
+	}
+
+	secretOK := r.checkSecret(ctx, obj)
+	targetOK := r.checkTarget(ctx, obj)
+	r.readCounters(ctx, obj)
+
+	switch {
+	case !secretOK:
+		c := meta.FindStatusCondition(obj.Status.Conditions, hookv1.ConditionSecretReady)
+		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, c.Reason, c.Message)
+	case !targetOK:
+		c := meta.FindStatusCondition(obj.Status.Conditions, hookv1.ConditionTargetReady)
+		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, c.Reason, c.Message)
+	case obj.Spec.Suspend:
+		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonSuspended,
+			"Receiving and queueing events; delivery is suspended until spec.suspend is false")
+	default:
+		setCondition(obj, hookv1.ConditionReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
+			fmt.Sprintf("Receiving at %s and delivering to Service %s port %d",
+				obj.Status.WebhookPath, obj.Spec.Target.Service.Name, obj.Spec.Target.Service.Port))
+	}
+	return ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
+}
+
+func (r *Reconciler) checkSecret(ctx context.Context, obj *hookv1.WebhookEndpoint) bool {
+	key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Spec.SecretRef.Name}
+	var s corev1.Secret
+	if err := r.Client.Get(ctx, key, &s); err != nil {
+		msg := fmt.Sprintf("Secret %q: %v", key.Name, err)
+		if apierrors.IsNotFound(err) {
+			msg = fmt.Sprintf("Secret %q not found in namespace %q; create it with the signing secret under key %q",
+				key.Name, key.Namespace, obj.Spec.SecretRef.GetKey())
+		}
+		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonSecretNotFound, msg)
+		return false
+	}
+	if len(s.Data[obj.Spec.SecretRef.GetKey()]) == 0 {
+		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonSecretKeyMissing,
+			fmt.Sprintf("Secret %q has no non-empty key %q", key.Name, obj.Spec.SecretRef.GetKey()))
+		return false
+	}
+	setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
+		fmt.Sprintf("Signing secret found in Secret %q key %q", key.Name, obj.Spec.SecretRef.GetKey()))
+	return true
+}
+
+func (r *Reconciler) checkTarget(ctx context.Context, obj *hookv1.WebhookEndpoint) bool {
+	t := obj.Spec.Target.Service
+	var svc corev1.Service
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: t.Name}, &svc); err != nil {
+		msg := fmt.Sprintf("Service %q: %v", t.Name, err)
+		if apierrors.IsNotFound(err) {
+			msg = fmt.Sprintf("Service %q not found in namespace %q; events are queued until it exists", t.Name, obj.Namespace)
+		}
+		setCondition(obj, hookv1.ConditionTargetReady, metav1.ConditionFalse, hookv1.ReasonServiceNotFound, msg)
+		return false
+	}
+	// An ExternalName Service has no ports of its own: any port is fine.
+	if svc.Spec.Type != corev1.ServiceTypeExternalName {
+		found := false
+		for _, p := range svc.Spec.Ports {
+			if p.Port == t.Port {
+				found = true
+				break
+			}
+		}
+		if !found {
+			setCondition(obj, hookv1.ConditionTargetReady, metav1.ConditionFalse, hookv1.ReasonServicePortMissing,
+				fmt.Sprintf("Service %q exposes no port %d", t.Name, t.Port))
+			return false
+		}
+	}
+	setCondition(obj, hookv1.ConditionTargetReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
+		fmt.Sprintf("Service %q port %d", t.Name, t.Port))
+	return true
+}
+
+// readCounters copies JetStream's counters to status. A queue outage leaves
+// the last known values in place: counters only ever come from the queue.
+func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoint) {
+	if r.Queue == nil {
+		return
+	}
+	log := ctrl.LoggerFrom(ctx)
+	uid := string(obj.UID)
+	c, err := r.Queue.ReadCounters(ctx, uid)
+	if err != nil {
+		log.Info("Reading delivery counters failed", "error", err.Error())
+		return
+	}
+	obj.Status.Deliveries = hookv1.DeliveryCounters{
+		Received:     c.Received,
+		Rejected:     c.Rejected,
+		Duplicates:   c.Duplicates,
+		Delivered:    c.Delivered,
+		Retries:      c.Retries,
+		Pending:      c.Pending,
+		DeadLettered: c.DeadLettered,
+	}
+	st, err := r.Queue.ReadState(ctx, uid)
+	if err != nil {
+		log.Info("Reading delivery state failed", "error", err.Error())
+		return
+	}
+	if st.LastDelivery != nil {
+		t := metav1.NewTime(st.LastDelivery.Truncate(time.Second))
+		obj.Status.LastDeliveryTime = &t
+	}
+	if f := st.LastFailure; f != nil {
+		obj.Status.LastFailure = &hookv1.DeliveryFailure{Time: metav1.NewTime(f.Time.Truncate(time.Second)), Reason: f.Reason, Message: f.Message}
+	}
+}
+
+// finalize purges the endpoint's queued data, then lets it go.
+func (r *Reconciler) finalize(ctx context.Context, obj *hookv1.WebhookEndpoint) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(obj, hookv1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	if r.Queue != nil {
+		if err := r.Queue.Purge(ctx, string(obj.UID)); err != nil {
+			if time.Since(obj.DeletionTimestamp.Time) < r.PurgeGracePeriod {
+				return ctrl.Result{}, fmt.Errorf("purging queued data: %w", err)
+			}
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "PurgeFailed", "Delete",
+				"Gave up purging queued events after %s: %v", r.PurgeGracePeriod, err)
+		}
+	}
+	patch := client.MergeFrom(obj.DeepCopy())
+	controllerutil.RemoveFinalizer(obj, hookv1.Finalizer)
+	if err := r.Client.Patch(ctx, obj, patch); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	return ctrl.Result{}, nil
+}
+
+// emitTransitions records Events for changes a person should see in
+// `kubectl describe`: readiness changes and new dead letters.
+func (r *Reconciler) emitTransitions(before, after *hookv1.WebhookEndpoint) {
+	if r.Recorder == nil {
+		return
+	}
+	was := meta.FindStatusCondition(before.Status.Conditions, hookv1.ConditionReady)
+	now := meta.FindStatusCondition(after.Status.Conditions, hookv1.ConditionReady)
+	if now != nil && (was == nil || was.Status != now.Status || was.Reason != now.Reason) {
+		typ := corev1.EventTypeNormal
+		if now.Status != metav1.ConditionTrue && now.Reason != hookv1.ReasonSuspended {
+			typ = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(after, nil, typ, now.Reason, "Reconcile", "%s", now.Message)
+	}
+	if d := after.Status.Deliveries.DeadLettered - before.Status.Deliveries.DeadLettered; d > 0 {
+		msg := fmt.Sprintf("%d event(s) dead-lettered", d)
+		if f := after.Status.LastFailure; f != nil {
+			msg += fmt.Sprintf("; last failure %s: %s", f.Reason, f.Message)
+		}
+		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, hookv1.ReasonDeadLettered, "Deliver", "%s", msg)
+	}
+}
+
+func setCondition(obj *hookv1.WebhookEndpoint, typ string, status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&obj.Status.Conditions, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: obj.Generation,
+	})
+}
+
+// newPath returns 128 random bits: unguessable, so the path itself does not
+// invite traffic, while signatures remain the real check.
+func newPath() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating path: %w", err)
+	}
+	return PathPrefix + hex.EncodeToString(b), nil
+}

@@ -1,0 +1,42 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hookgate/hookgate/ingress/registry"
+)
+
+// ServiceResolver addresses a target Service by its cluster DNS name, or by
+// spec.externalName for an ExternalName Service (which is also how local
+// runs reach a target on the host: the API server refuses loopback
+// addresses in Endpoints, not in ExternalName).
+type ServiceResolver struct {
+	Client client.Reader
+	// ClusterDomain is the cluster's DNS suffix. Defaults to cluster.local.
+	ClusterDomain string
+}
+
+// Resolve returns http://host:port for the target.
+func (r *ServiceResolver) Resolve(ctx context.Context, namespace string, t registry.Target) (string, error) {
+	var svc corev1.Service
+	key := types.NamespacedName{Namespace: namespace, Name: t.Service}
+	if err := r.Client.Get(ctx, key, &svc); err != nil {
+		return "", fmt.Errorf("reading Service %s: %w", key, err)
+	}
+	port := strconv.Itoa(int(t.Port))
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return "http://" + net.JoinHostPort(svc.Spec.ExternalName, port), nil
+	}
+	domain := r.ClusterDomain
+	if domain == "" {
+		domain = "cluster.local"
+	}
+	return "http://" + net.JoinHostPort(fmt.Sprintf("%s.%s.svc.%s", t.Service, namespace, domain), port), nil
+}

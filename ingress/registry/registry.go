@@ -1,0 +1,165 @@
+// Package registry holds the receiver's view of every WebhookEndpoint: the
+// compiled verifier, the current signing keys, the allowlist and the
+// delivery policy. The HTTP server reads it by path on every request; the
+// dispatcher reads it by UID.
+package registry
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/hookgate/hookgate/ingress/verify"
+)
+
+// Endpoint is one WebhookEndpoint as the data plane needs it. Values are
+// immutable once published: updates replace the pointer.
+type Endpoint struct {
+	UID        string
+	Key        types.NamespacedName
+	Generation int64
+	Path       string
+	Provider   string
+
+	Verifier verify.Verifier
+	// Keys are the currently valid signing keys, current first. Empty when
+	// the Secret or key is missing; KeysError then says why.
+	Keys      [][]byte
+	KeysError string
+
+	// SourceRanges is the client allowlist; empty allows every address.
+	SourceRanges []netip.Prefix
+	DedupeWindow time.Duration
+	MaxBodyBytes int64
+
+	Target         Target
+	MaxAttempts    int
+	BackoffInitial time.Duration
+	BackoffMax     time.Duration
+	Timeout        time.Duration
+	Suspended      bool
+}
+
+// Target is the Service an endpoint delivers to.
+type Target struct {
+	Service string
+	Port    int32
+	Path    string
+}
+
+// Allowed reports whether addr may call this endpoint.
+func (e *Endpoint) Allowed(addr netip.Addr) bool {
+	if len(e.SourceRanges) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, p := range e.SourceRanges {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// Registry is safe for concurrent use.
+type Registry struct {
+	mu      sync.RWMutex
+	byPath  map[string]*Endpoint
+	byUID   map[string]*Endpoint
+	byKey   map[types.NamespacedName]*Endpoint
+	changed []chan struct{}
+}
+
+// New returns an empty Registry.
+func New() *Registry {
+	return &Registry{
+		byPath: map[string]*Endpoint{},
+		byUID:  map[string]*Endpoint{},
+		byKey:  map[types.NamespacedName]*Endpoint{},
+	}
+}
+
+// ByPath returns the endpoint served at path.
+func (r *Registry) ByPath(path string) (*Endpoint, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.byPath[path]
+	return e, ok
+}
+
+// ByUID returns the endpoint with the given UID.
+func (r *Registry) ByUID(uid string) (*Endpoint, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.byUID[uid]
+	return e, ok
+}
+
+// List returns every endpoint.
+func (r *Registry) List() []*Endpoint {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*Endpoint, 0, len(r.byUID))
+	for _, e := range r.byUID {
+		out = append(out, e)
+	}
+	return out
+}
+
+// Upsert publishes e, replacing any endpoint with the same name.
+func (r *Registry) Upsert(e *Endpoint) {
+	r.mu.Lock()
+	r.removeLocked(e.Key)
+	r.byKey[e.Key] = e
+	r.byUID[e.UID] = e
+	if e.Path != "" {
+		r.byPath[e.Path] = e
+	}
+	r.mu.Unlock()
+	r.notify()
+}
+
+// Delete removes the endpoint with the given name.
+func (r *Registry) Delete(key types.NamespacedName) {
+	r.mu.Lock()
+	removed := r.removeLocked(key)
+	r.mu.Unlock()
+	if removed {
+		r.notify()
+	}
+}
+
+func (r *Registry) removeLocked(key types.NamespacedName) bool {
+	old, ok := r.byKey[key]
+	if !ok {
+		return false
+	}
+	delete(r.byKey, key)
+	delete(r.byUID, old.UID)
+	if cur, ok := r.byPath[old.Path]; ok && cur == old {
+		delete(r.byPath, old.Path)
+	}
+	return true
+}
+
+// Changes returns a channel that receives a value (coalesced) after every change.
+func (r *Registry) Changes() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	r.mu.Lock()
+	r.changed = append(r.changed, ch)
+	r.mu.Unlock()
+	return ch
+}
+
+func (r *Registry) notify() {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, ch := range r.changed {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}

@@ -1,0 +1,361 @@
+package verify
+
+import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
+	"fmt"
+	"hash"
+	"strings"
+	"time"
+)
+
+// Defaults applied by NewGenericHMAC.
+const (
+	DefaultGenericHeader        = "X-Signature"
+	DefaultGenericAlgorithm     = "sha256"
+	DefaultGenericEncoding      = "hex"
+	DefaultGenericSignedContent = "{body}"
+)
+
+// GenericHMACOptions describes a provider that signs with an HMAC but follows
+// no published scheme this package implements by name. Zero values take the
+// defaults noted on each field.
+type GenericHMACOptions struct {
+	// Header carries the signature. Default X-Signature.
+	Header string
+	// Algorithm is the HMAC hash: "sha1", "sha256" or "sha512". Default
+	// sha256.
+	Algorithm string
+	// Encoding is how the MAC is written: "hex" (either case) or "base64"
+	// (standard alphabet, padding optional). Default hex.
+	Encoding string
+	// Prefix, e.g. "sha256=", precedes the encoded MAC. When set it must be
+	// present (compared without regard to case) and is stripped before
+	// decoding.
+	Prefix string
+	// IDHeader, when set, names a header whose value becomes
+	// Result.DeliveryID. It is required on requests only if SignedContent
+	// uses {id}; otherwise a missing id just leaves DeliveryID empty.
+	IDHeader string
+	// TimestampHeader, when set, names a header holding the send time in
+	// unix seconds. It is then required on every request, must lie within
+	// Tolerance of now, and must be signed (SignedContent must use
+	// {timestamp}).
+	TimestampHeader string
+	// Tolerance is the replay window around now. Default DefaultTolerance
+	// when TimestampHeader is set; setting it without TimestampHeader is an
+	// error.
+	Tolerance time.Duration
+	// SignedContent is the template of the bytes the provider signs. It may
+	// use {body} (the raw body, required), {timestamp} (the timestamp
+	// header's text), {id} (the id header's text) and {url} (the request
+	// URL as the provider called it); all other text is literal. Default
+	// "{body}".
+	SignedContent string
+}
+
+// placeholder is one substitution in a SignedContent template.
+type placeholder int
+
+const (
+	literal placeholder = iota
+	phBody
+	phTimestamp
+	phID
+	phURL
+)
+
+var placeholders = map[string]placeholder{
+	"body":      phBody,
+	"timestamp": phTimestamp,
+	"id":        phID,
+	"url":       phURL,
+}
+
+// segment is a parsed piece of a SignedContent template.
+type segment struct {
+	kind placeholder
+	text string // for literal segments
+}
+
+// genericHMAC is a validated GenericHMACOptions.
+type genericHMAC struct {
+	header    string
+	prefix    string
+	newHash   func() hash.Hash
+	size      int
+	encoding  encoding
+	idHeader  string
+	tsHeader  string
+	tolerance time.Duration
+	content   []segment
+	usesID    bool
+}
+
+// NewGenericHMAC validates opts and returns a Verifier for them. Keys are
+// used as raw bytes.
+//
+// Options that would make verification weaker than it looks are refused: a
+// template that does not sign the body, and a timestamp header that is
+// checked but not signed (anyone replaying a request could simply rewrite
+// it).
+func NewGenericHMAC(opts GenericHMACOptions) (Verifier, error) {
+	g, err := compileGenericHMAC(opts)
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func compileGenericHMAC(opts GenericHMACOptions) (*genericHMAC, error) {
+	g := &genericHMAC{
+		header:   orDefault(opts.Header, DefaultGenericHeader),
+		prefix:   opts.Prefix,
+		idHeader: opts.IDHeader,
+		tsHeader: opts.TimestampHeader,
+	}
+	var errs []error
+	for _, h := range []struct{ field, name string }{
+		{"Header", g.header}, {"IDHeader", g.idHeader}, {"TimestampHeader", g.tsHeader},
+	} {
+		if h.name != "" && !validHeaderName(h.name) {
+			errs = append(errs, fmt.Errorf("%s %q is not a valid HTTP header name", h.field, h.name))
+		}
+	}
+	if g.idHeader != "" && strings.EqualFold(g.idHeader, g.header) {
+		errs = append(errs, fmt.Errorf("IDHeader must differ from Header %q", g.header))
+	}
+	if g.tsHeader != "" && strings.EqualFold(g.tsHeader, g.header) {
+		errs = append(errs, fmt.Errorf("TimestampHeader must differ from Header %q", g.header))
+	}
+
+	switch alg := strings.ToLower(orDefault(opts.Algorithm, DefaultGenericAlgorithm)); alg {
+	case "sha1":
+		g.newHash, g.size = sha1.New, sha1.Size
+	case "sha256":
+		g.newHash, g.size = sha256.New, sha256.Size
+	case "sha512":
+		g.newHash, g.size = sha512.New, sha512.Size
+	default:
+		errs = append(errs, fmt.Errorf("Algorithm %q is not supported; use sha1, sha256 or sha512", opts.Algorithm))
+	}
+
+	switch enc := encoding(strings.ToLower(orDefault(opts.Encoding, DefaultGenericEncoding))); enc {
+	case encodingHex, encodingBase64:
+		g.encoding = enc
+	default:
+		errs = append(errs, fmt.Errorf("Encoding %q is not supported; use hex or base64", opts.Encoding))
+	}
+
+	switch {
+	case opts.Tolerance < 0:
+		errs = append(errs, fmt.Errorf("Tolerance %s is negative", opts.Tolerance))
+	case opts.Tolerance > 0 && g.tsHeader == "":
+		errs = append(errs, errors.New("Tolerance is set but TimestampHeader is not, so there is no timestamp to check"))
+	case g.tsHeader != "":
+		g.tolerance = opts.Tolerance
+		if g.tolerance == 0 {
+			g.tolerance = DefaultTolerance
+		}
+	}
+
+	content, err := parseSignedContent(orDefault(opts.SignedContent, DefaultGenericSignedContent))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	g.content = content
+	var usesTS bool
+	for _, s := range content {
+		switch s.kind {
+		case phID:
+			g.usesID = true
+		case phTimestamp:
+			usesTS = true
+		}
+	}
+	if err == nil {
+		if g.usesID && g.idHeader == "" {
+			errs = append(errs, errors.New("SignedContent uses {id} but IDHeader is not set"))
+		}
+		if usesTS && g.tsHeader == "" {
+			errs = append(errs, errors.New("SignedContent uses {timestamp} but TimestampHeader is not set"))
+		}
+		if g.tsHeader != "" && !usesTS {
+			errs = append(errs, errors.New("TimestampHeader is set but SignedContent does not use {timestamp}; an unsigned timestamp gives no replay protection"))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("generic HMAC options: %w", errors.Join(errs...))
+	}
+	return g, nil
+}
+
+// parseSignedContent splits a template into literals and placeholders. A
+// '{' that does not open a known placeholder is an error rather than a
+// literal, so a typo such as {tiemstamp} fails at configuration time instead
+// of as a signature mismatch on every request.
+func parseSignedContent(t string) ([]segment, error) {
+	var (
+		segs    []segment
+		hasBody bool
+	)
+	for rest := t; rest != ""; {
+		open := strings.IndexByte(rest, '{')
+		if open < 0 {
+			segs = append(segs, segment{kind: literal, text: rest})
+			break
+		}
+		if open > 0 {
+			segs = append(segs, segment{kind: literal, text: rest[:open]})
+		}
+		end := strings.IndexByte(rest[open:], '}')
+		if end < 0 {
+			return nil, fmt.Errorf("SignedContent %q: '{' at offset %d is never closed", t, len(t)-len(rest)+open)
+		}
+		name := rest[open+1 : open+end]
+		kind, ok := placeholders[name]
+		if !ok {
+			return nil, fmt.Errorf("SignedContent %q: unknown placeholder {%s}; use {body}, {timestamp}, {id} or {url}", t, name)
+		}
+		hasBody = hasBody || kind == phBody
+		segs = append(segs, segment{kind: kind})
+		rest = rest[open+end+1:]
+	}
+	if !hasBody {
+		return nil, fmt.Errorf("SignedContent %q does not include {body}, so the payload would not be authenticated", t)
+	}
+	return segs, nil
+}
+
+// Verify implements Verifier.
+//
+// As with Standard Webhooks, the timestamp window is checked after the
+// signature so that TimestampOutOfRange always means "authentic but stale".
+func (g *genericHMAC) Verify(req *Request, keys [][]byte, now time.Time) (Result, error) {
+	if req == nil {
+		return Result{}, errNoRequest()
+	}
+	value, ok, err := singleHeader(req.Header, g.header)
+	if err != nil {
+		return Result{}, err
+	}
+	if !ok {
+		return Result{}, fail(ReasonMissingSignature, "%s is absent", g.header)
+	}
+	fields, err := g.readFields(req)
+	if err != nil {
+		return Result{}, err
+	}
+	sig, err := parseGenericSignature(g.header, value, g.prefix, g.encoding, g.size)
+	if err != nil {
+		return Result{}, err
+	}
+	usable := nonEmptyKeys(keys)
+	if len(usable) == 0 {
+		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
+	}
+	write := func(h hash.Hash) { g.writeContent(h, req, fields) }
+	if !anyKeyMatches(g.newHash, usable, [][]byte{sig}, write) {
+		return Result{}, fail(ReasonSignatureMismatch, "%s matches none of %d keys", g.header, len(usable))
+	}
+	res := Result{DeliveryID: fields.id}
+	if g.tsHeader != "" {
+		if err := checkWindow(fields.ts, now, g.tolerance); err != nil {
+			return Result{}, err
+		}
+		res.Timestamp = fields.ts
+	}
+	return res, nil
+}
+
+// genericFields are the header values a template may refer to.
+type genericFields struct {
+	id    string
+	tsRaw string
+	ts    time.Time
+}
+
+func (g *genericHMAC) readFields(req *Request) (genericFields, error) {
+	var f genericFields
+	if g.idHeader != "" {
+		id, ok, err := singleHeader(req.Header, g.idHeader)
+		if err != nil {
+			return f, err
+		}
+		if !ok && g.usesID {
+			return f, fail(ReasonMissingSignature, "%s is absent", g.idHeader)
+		}
+		f.id = id
+	}
+	if g.tsHeader != "" {
+		raw, ok, err := singleHeader(req.Header, g.tsHeader)
+		if err != nil {
+			return f, err
+		}
+		if !ok {
+			return f, fail(ReasonMissingSignature, "%s is absent", g.tsHeader)
+		}
+		ts, ok := parseUnixSeconds(raw)
+		if !ok {
+			return f, fail(ReasonMalformedSignature, "%s is not a unix time in seconds", g.tsHeader)
+		}
+		f.tsRaw, f.ts = raw, ts
+	}
+	return f, nil
+}
+
+// writeContent streams the template into h without building the whole
+// signed string, since bodies may be large.
+func (g *genericHMAC) writeContent(h hash.Hash, req *Request, f genericFields) {
+	for _, s := range g.content {
+		switch s.kind {
+		case literal:
+			h.Write([]byte(s.text))
+		case phBody:
+			h.Write(req.Body)
+		case phTimestamp:
+			h.Write([]byte(f.tsRaw))
+		case phID:
+			h.Write([]byte(f.id))
+		case phURL:
+			// A request without a URL signs as empty and so fails to
+			// match, rather than panicking.
+			if req.URL != nil {
+				h.Write([]byte(req.URL.String()))
+			}
+		}
+	}
+}
+
+// parseGenericSignature decodes a configured signature header: prefix, then
+// the MAC in enc.
+func parseGenericSignature(name, value, prefix string, enc encoding, size int) ([]byte, error) {
+	return decodeSignature(name, value, prefix, enc, size)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// validHeaderName reports whether s is an RFC 9110 token, the only form a
+// header field name can take.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

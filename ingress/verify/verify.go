@@ -1,0 +1,96 @@
+// Package verify checks that an inbound webhook request was signed by the
+// provider it claims to come from. Every provider implements Verifier; the
+// receiver picks one per WebhookEndpoint from its spec.
+//
+// Verifiers see the raw body bytes exactly as they arrived: nothing here may
+// re-serialise a payload before checking its signature.
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Request is the part of an inbound HTTP request a verifier may read.
+type Request struct {
+	// Method is the HTTP method, e.g. POST.
+	Method string
+	// URL is the URL as the provider called it (scheme and host as seen by
+	// the receiver, after trusted-proxy handling).
+	URL *url.URL
+	// Header holds the request headers.
+	Header http.Header
+	// Body is the raw request body, byte for byte.
+	Body []byte
+}
+
+// Result is what a successful verification tells the receiver.
+type Result struct {
+	// DeliveryID is the provider's id for this delivery, used as the dedupe
+	// key. Empty when the provider sends none.
+	DeliveryID string
+	// Timestamp is the signed send time, zero when the provider signs none.
+	Timestamp time.Time
+}
+
+// Verifier checks one request against every currently valid key.
+type Verifier interface {
+	// Verify returns nil error when the request carries a valid signature
+	// made with any of keys. keys are the raw values from the signing
+	// Secret (current key first); each verifier decodes its own key format.
+	// now is injected so replay windows can be tested without sleeping.
+	Verify(req *Request, keys [][]byte, now time.Time) (Result, error)
+}
+
+// Reason says why a request was refused. Reasons are stable strings used in
+// logs, metrics and status.
+type Reason string
+
+const (
+	// ReasonMissingSignature: the signature header (or another required
+	// header) is absent.
+	ReasonMissingSignature Reason = "MissingSignature"
+	// ReasonMalformedSignature: a signature or timestamp header could not be
+	// parsed.
+	ReasonMalformedSignature Reason = "MalformedSignature"
+	// ReasonSignatureMismatch: no key produced the presented signature.
+	ReasonSignatureMismatch Reason = "SignatureMismatch"
+	// ReasonTimestampOutOfRange: the signed timestamp is outside the replay
+	// window.
+	ReasonTimestampOutOfRange Reason = "TimestampOutOfRange"
+	// ReasonNoUsableKey: no key in the Secret is usable for this provider
+	// (e.g. not valid base64 where the provider needs it).
+	ReasonNoUsableKey Reason = "NoUsableKey"
+)
+
+// Error is a refused verification. It never contains key material.
+type Error struct {
+	Reason Reason
+	Detail string
+}
+
+func (e *Error) Error() string {
+	if e.Detail == "" {
+		return string(e.Reason)
+	}
+	return fmt.Sprintf("%s: %s", e.Reason, e.Detail)
+}
+
+// ReasonOf returns the Reason of a verification error, or "" for nil.
+func ReasonOf(err error) Reason {
+	if err == nil {
+		return ""
+	}
+	var ve *Error
+	if errors.As(err, &ve) {
+		return ve.Reason
+	}
+	return ReasonSignatureMismatch
+}
+
+func fail(r Reason, format string, args ...any) error {
+	return &Error{Reason: r, Detail: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,64 @@
+package queue
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// EmbeddedOptions configure a JetStream server inside the receiver process.
+type EmbeddedOptions struct {
+	// Host and Port the NATS client listener binds (the controller connects
+	// here). Port -1 picks a random free port.
+	Host string
+	Port int
+	// StoreDir is where JetStream keeps its files.
+	StoreDir string
+	// Token, when set, is required from every client.
+	Token string
+	// SyncAlways makes JetStream fsync every write before it acknowledges
+	// it. Without it, writes survive a process crash (they are in the page
+	// cache) and are synced every 2 minutes, JetStream's default.
+	SyncAlways bool
+	// ServerName names the server in logs and cluster views.
+	ServerName string
+}
+
+// MaxPayload is the largest NATS message the embedded server accepts. Body
+// limits on endpoints must stay below it, leaving room for headers.
+const MaxPayload = 8 << 20
+
+// StartEmbedded starts a JetStream server with file storage and waits until
+// it accepts connections.
+func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
+	if o.StoreDir == "" {
+		return nil, fmt.Errorf("embedded JetStream needs a store directory")
+	}
+	opts := &server.Options{
+		ServerName:         o.ServerName,
+		Host:               o.Host,
+		Port:               o.Port,
+		JetStream:          true,
+		StoreDir:           o.StoreDir,
+		MaxPayload:         MaxPayload,
+		NoSigs:             true,
+		NoLog:              true,
+		Authorization:      o.Token,
+		SyncAlways:         o.SyncAlways,
+		JetStreamMaxMemory: 64 << 20,
+	}
+	if opts.ServerName == "" {
+		opts.ServerName = "hookgate-embedded"
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("configuring embedded JetStream: %w", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		s.Shutdown()
+		return nil, fmt.Errorf("embedded JetStream did not become ready within 30s")
+	}
+	return s, nil
+}
