@@ -102,6 +102,9 @@ type SecretKeyRef struct {
 }
 
 // GenericHMACSpec configures an HMAC signature in one header.
+// +kubebuilder:validation:XValidation:rule="!has(self.timestampHeader) || (has(self.signedContent) && self.signedContent.contains('{timestamp}'))",message="signedContent must include {timestamp} when timestampHeader is set, otherwise the timestamp is not signed"
+// +kubebuilder:validation:XValidation:rule="!has(self.signedContent) || self.signedContent.contains('{body}')",message="signedContent must include {body}"
+// +kubebuilder:validation:XValidation:rule="!has(self.signedContent) || !self.signedContent.contains('{id}') || has(self.idHeader)",message="signedContent uses {id}: set idHeader"
 type GenericHMACSpec struct {
 	// Header carrying the signature. Defaults to X-Signature.
 	// +optional
