@@ -140,6 +140,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
 			retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
 		}
+		if retErr != nil {
+			result = ctrl.Result{}
+		}
 	}()
 
 	result, err := r.reconcile(ctx, obj)

@@ -251,18 +251,32 @@ type WebhookEndpointStatus struct {
 // replicas and restarts.
 type DeliveryCounters struct {
 	// Received is how many events were verified and durably stored.
+	// +optional
+	// +kubebuilder:default=0
 	Received int64 `json:"received"`
 	// Rejected is how many requests were refused (signature, allowlist, size).
+	// +optional
+	// +kubebuilder:default=0
 	Rejected int64 `json:"rejected"`
 	// Duplicates is how many provider redeliveries were recognised and not forwarded again.
+	// +optional
+	// +kubebuilder:default=0
 	Duplicates int64 `json:"duplicates"`
 	// Delivered is how many events the target accepted with a 2xx.
+	// +optional
+	// +kubebuilder:default=0
 	Delivered int64 `json:"delivered"`
 	// Retries is how many delivery attempts failed and were retried.
+	// +optional
+	// +kubebuilder:default=0
 	Retries int64 `json:"retries"`
 	// Pending is how many events are queued or being retried.
+	// +optional
+	// +kubebuilder:default=0
 	Pending int64 `json:"pending"`
 	// DeadLettered is how many events exhausted their attempts.
+	// +optional
+	// +kubebuilder:default=0
 	DeadLettered int64 `json:"deadLettered"`
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -121,6 +122,7 @@ func runReceiver(args []string) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+	var serving atomic.Bool
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		// Serve only once the registry is filled, so no valid request
 		// meets a 404 right after a restart.
@@ -132,6 +134,8 @@ func runReceiver(args []string) error {
 			return fmt.Errorf("listening on %s: %w", *listen, err)
 		}
 		log.Info("Receiving webhooks", "listen", ln.Addr().String())
+		serving.Store(true)
+		defer serving.Store(false)
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(ln) }()
 		select {
@@ -160,6 +164,14 @@ func runReceiver(args []string) error {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("http", func(*http.Request) error {
+		if !serving.Load() {
+			return errors.New("webhook listener not serving yet")
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	if err := mgr.AddReadyzCheck("queue", func(*http.Request) error {

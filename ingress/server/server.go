@@ -62,7 +62,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := h.handle(r, ep, now)
-	if o.result == "rejected" && ep.UID != "" {
+	// Only refused deliveries count: a GET from a scanner is not one.
+	if o.result == "rejected" && o.status != http.StatusMethodNotAllowed {
 		if err := h.Store.Incr(ep.UID, queue.CounterRejected, 1); err != nil {
 			h.Log.V(1).Info("Counting rejection failed", "error", err.Error())
 		}
