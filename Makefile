@@ -46,7 +46,7 @@ control-plane: ## Build etcd, kube-apiserver and kubectl from the Go module prox
 
 .PHONY: dev
 dev: control-plane build ## Run the whole system locally: control plane, controller, receiver, sample endpoint.
-	./hack/dev.sh
+	go run ./hack/dev
 
 ##@ Test
 

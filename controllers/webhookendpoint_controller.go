@@ -254,7 +254,7 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 		log.Info("Reading delivery counters failed", "error", err.Error())
 		return
 	}
-	obj.Status.Deliveries = hookv1.DeliveryCounters{
+	obj.Status.Deliveries = &hookv1.DeliveryCounters{
 		Received:     c.Received,
 		Rejected:     c.Rejected,
 		Duplicates:   c.Duplicates,
@@ -314,7 +314,7 @@ func (r *Reconciler) emitTransitions(before, after *hookv1.WebhookEndpoint) {
 		}
 		r.Recorder.Eventf(after, nil, typ, now.Reason, "Reconcile", "%s", now.Message)
 	}
-	if d := after.Status.Deliveries.DeadLettered - before.Status.Deliveries.DeadLettered; d > 0 {
+	if d := after.Status.GetDeliveries().DeadLettered - before.Status.GetDeliveries().DeadLettered; d > 0 {
 		msg := fmt.Sprintf("%d event(s) dead-lettered", d)
 		if f := after.Status.LastFailure; f != nil {
 			msg += fmt.Sprintf("; last failure %s: %s", f.Reason, f.Message)

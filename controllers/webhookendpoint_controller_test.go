@@ -194,7 +194,7 @@ var _ = Describe("WebhookEndpoint controller", func() {
 		Expect(q.IncrSync(ctx, uid, queue.CounterReceived, 1)).To(Succeed())
 
 		Eventually(func(g Gomega) hookv1.DeliveryCounters {
-			return get(ctx, ep)(g).Status.Deliveries
+			return get(ctx, ep)(g).Status.GetDeliveries()
 		}, timeout, interval).Should(Equal(hookv1.DeliveryCounters{
 			Received: 6, Delivered: 3, Duplicates: 2, Rejected: 4, Retries: 6, DeadLettered: 1, Pending: 1,
 		}))

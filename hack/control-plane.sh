@@ -16,6 +16,14 @@ WANT="kubernetes=v$K8S_VERSION etcd=v$ETCD_VERSION"
 
 log() { printf '[control-plane] %s\n' "$*" >&2; }
 
+# progress turns `go build -v` package lines into a periodic count, so a
+# cold build of several minutes shows it is moving.
+progress() {
+  awk -v what="$1" '/ |^#/ { print > "/dev/stderr"; next }
+                    { n++; if (n % 100 == 0) { printf "[control-plane]   %s: %d packages compiled\n", what, n; fflush() } }
+                    END { printf "[control-plane]   %s: %d packages compiled\n", what, n }' >&2
+}
+
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" && -x "$OUT/etcd" && -x "$OUT/kube-apiserver" && -x "$OUT/kubectl" ]]; then
   log "cached in $OUT ($WANT)"
   exit 0
@@ -54,7 +62,7 @@ package tools
 import _ "go.etcd.io/etcd/server/v3"
 GO
   go mod tidy >&2
-  go build -o "$OUT/etcd" go.etcd.io/etcd/server/v3
+  go build -v -o "$OUT/etcd" go.etcd.io/etcd/server/v3 2>&1 | progress etcd
   log "etcd built"
 }
 
@@ -94,9 +102,9 @@ GO
   minor_num="$(cut -d. -f2 <<<"$K8S_VERSION")"
   ldflags="-X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=$major -X k8s.io/component-base/version.gitMinor=$minor_num"
   ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitVersion=v$K8S_VERSION -X k8s.io/client-go/pkg/version.gitMajor=$major -X k8s.io/client-go/pkg/version.gitMinor=$minor_num"
-  go build -ldflags "$ldflags" -o "$OUT/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+  go build -v -ldflags "$ldflags" -o "$OUT/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver 2>&1 | progress kube-apiserver
   log "kube-apiserver built"
-  go build -ldflags "$ldflags" -o "$OUT/kubectl" k8s.io/kubernetes/cmd/kubectl
+  go build -v -ldflags "$ldflags" -o "$OUT/kubectl" k8s.io/kubernetes/cmd/kubectl 2>&1 | progress kubectl
   log "kubectl built"
 }
 

@@ -65,3 +65,11 @@ func (s WebhookEndpointSpec) GetReplayTolerance() time.Duration {
 	}
 	return s.ReplayTolerance.Duration
 }
+
+// GetDeliveries returns the counters, zero when not yet read.
+func (s *WebhookEndpointStatus) GetDeliveries() DeliveryCounters {
+	if s.Deliveries == nil {
+		return DeliveryCounters{}
+	}
+	return *s.Deliveries
+}

@@ -234,9 +234,10 @@ type WebhookEndpointStatus struct {
 	// +optional
 	URL string `json:"url,omitempty"`
 
-	// Deliveries counts what happened to this endpoint's events.
+	// Deliveries counts what happened to this endpoint's events. Absent
+	// until the controller has read the counters from the queue.
 	// +optional
-	Deliveries DeliveryCounters `json:"deliveries,omitempty"`
+	Deliveries *DeliveryCounters `json:"deliveries,omitempty"`
 
 	// LastDeliveryTime is when an event was last delivered to the target.
 	// +optional

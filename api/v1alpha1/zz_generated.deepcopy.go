@@ -291,7 +291,11 @@ func (in *WebhookEndpointStatus) DeepCopyInto(out *WebhookEndpointStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
-	out.Deliveries = in.Deliveries
+	if in.Deliveries != nil {
+		in, out := &in.Deliveries, &out.Deliveries
+		*out = new(DeliveryCounters)
+		**out = **in
+	}
 	if in.LastDeliveryTime != nil {
 		in, out := &in.LastDeliveryTime, &out.LastDeliveryTime
 		*out = (*in).DeepCopy()

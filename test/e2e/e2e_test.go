@@ -146,7 +146,7 @@ func (f *fixture) get(g Gomega) *hookv1.WebhookEndpoint {
 }
 
 func (f *fixture) counters() func(g Gomega) hookv1.DeliveryCounters {
-	return func(g Gomega) hookv1.DeliveryCounters { return f.get(g).Status.Deliveries }
+	return func(g Gomega) hookv1.DeliveryCounters { return f.get(g).Status.GetDeliveries() }
 }
 
 func (f *fixture) postRaw(body []byte, h http.Header) int {
@@ -250,7 +250,7 @@ var _ = Describe("A webhook through the whole system", func() {
 		Expect(f.postRaw([]byte(body), h)).To(Equal(http.StatusUnauthorized))
 
 		Eventually(f.counters(), timeout, poll).Should(HaveField("Rejected", int64(2)))
-		Expect(f.get(Default).Status.Deliveries.Received).To(BeZero())
+		Expect(f.get(Default).Status.GetDeliveries().Received).To(BeZero())
 		uid := string(f.get(Default).UID)
 		Expect(subjectCount(jetStream(), queue.EventsStream, queue.EventsSubject(uid))).To(BeZero())
 		Consistently(func() int { return len(f.target.requests()) }, time.Second, poll).Should(BeZero())

@@ -1,0 +1,203 @@
+// Command dev runs the whole of Hookgate on this machine, without a
+// cluster: the real etcd and kube-apiserver built by hack/control-plane.sh,
+// the CRDs, the receiver (with embedded JetStream), the manager, a sample
+// target, and the sample WebhookEndpoint applied with kubectl. It prints how
+// to send a signed webhook and see the result, and stops everything on
+// Ctrl-C. `make dev` runs it.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/hookgate/hookgate/internal/testenv"
+)
+
+const (
+	receiverAddr = "127.0.0.1:8080"
+	probeAddr    = "127.0.0.1:8082"
+	natsAddr     = "127.0.0.1:4222"
+	targetAddr   = "127.0.0.1:9090"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "dev: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func step(format string, args ...any) { fmt.Printf("==> "+format+"\n", args...) }
+
+func run() error {
+	root := testenv.RepoRoot()
+	state := filepath.Join(root, ".dev")
+	_ = os.RemoveAll(state)
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return err
+	}
+	bin := filepath.Join(root, "bin", "hookgate")
+	kubectl := filepath.Join(root, "bin", "k8s", "kubectl")
+	for _, b := range []string{bin, kubectl} {
+		if _, err := os.Stat(b); err != nil {
+			return fmt.Errorf("%s missing: run `make dev`, which builds it", b)
+		}
+	}
+
+	step("Starting etcd and kube-apiserver (bin/k8s)")
+	env, err := testenv.New()
+	if err != nil {
+		return err
+	}
+	if _, err := env.Start(); err != nil {
+		return fmt.Errorf("starting control plane: %w", err)
+	}
+	defer func() { _ = env.Stop() }()
+	user, err := env.AddUser(envtest.User{Name: "dev-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	kubeconfig := filepath.Join(state, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+		return err
+	}
+	step("CRDs installed; kubeconfig at %s", rel(root, kubeconfig))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	procs := []*exec.Cmd{}
+	defer func() {
+		for i := len(procs) - 1; i >= 0; i-- {
+			_ = procs[i].Process.Signal(syscall.SIGTERM)
+			_, _ = procs[i].Process.Wait()
+		}
+	}()
+	start := func(name string, args ...string) error {
+		logPath := filepath.Join(state, name+".log")
+		f, err := os.Create(logPath)
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		cmd.Stdout, cmd.Stderr = f, f
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("starting %s: %w", name, err)
+		}
+		procs = append(procs, cmd)
+		step("Started %s (pid %d), log: %s", name, cmd.Process.Pid, rel(root, logPath))
+		return nil
+	}
+	if err := start("target", "target", "--listen", targetAddr); err != nil {
+		return err
+	}
+	if err := start("receiver", "receiver", "--listen", receiverAddr, "--health-probe-bind-address", probeAddr,
+		"--metrics-bind-address", "127.0.0.1:8081", "--nats-listen", natsAddr, "--data-dir", filepath.Join(state, "jetstream")); err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, "http://"+probeAddr+"/readyz", time.Minute); err != nil {
+		return fmt.Errorf("receiver did not become ready (see .dev/receiver.log): %w", err)
+	}
+	if err := start("manager", "manager", "--nats-url", "nats://"+natsAddr, "--public-base-url", "http://"+receiverAddr,
+		"--metrics-bind-address", "127.0.0.1:8083", "--health-probe-bind-address", "127.0.0.1:8084"); err != nil {
+		return err
+	}
+
+	step("Applying the sample endpoint and a local target Service with kubectl")
+	for _, dir := range []string{"config/samples/local/webhook-target.yaml", "config/samples/hookgate_v1alpha1_webhookendpoint.yaml"} {
+		out, err := kubectlRun(kubectl, kubeconfig, "apply", "-f", filepath.Join(root, dir))
+		fmt.Print(indent(out))
+		if err != nil {
+			return fmt.Errorf("kubectl apply -f %s: %w", dir, err)
+		}
+	}
+	out, err := kubectlRun(kubectl, kubeconfig, "wait", "--for=condition=Ready", "webhookendpoint/github", "--timeout=60s")
+	fmt.Print(indent(out))
+	if err != nil {
+		return fmt.Errorf("sample endpoint not Ready: %w", err)
+	}
+	out, _ = kubectlRun(kubectl, kubeconfig, "get", "webhookendpoints")
+	fmt.Print(indent(out))
+
+	fmt.Printf(`
+Hookgate is running locally. In another terminal:
+
+  export KUBECONFIG=%[1]s
+  # send a signed GitHub webhook to the sample endpoint
+  bin/hookgate send --endpoint default/github --event push --body '{"ref":"refs/heads/main"}'
+  # send it again with the same delivery id: acknowledged, not forwarded twice
+  bin/hookgate send --endpoint default/github --id demo-1 && bin/hookgate send --endpoint default/github --id demo-1
+  # a forged signature is refused with 401
+  bin/hookgate send --endpoint default/github --tamper
+  # what the target received, and what the endpoint says
+  cat .dev/target.log
+  bin/k8s/kubectl get webhookendpoints
+  bin/k8s/kubectl describe webhookendpoint github
+
+Or with curl and openssl (the sample secret is in config/samples):
+  path=$(bin/k8s/kubectl get webhookendpoint github -o jsonpath='{.status.webhookPath}')
+  body='{"zen":"hello"}'
+  sig=$(printf '%%s' "$body" | openssl dgst -sha256 -hmac change-me-to-the-github-webhook-secret | sed 's/^.* //')
+  curl -i -X POST "http://%[2]s$path" -H "X-GitHub-Delivery: $(date +%%s%%N)" -H "X-GitHub-Event: ping" \
+       -H "X-Hub-Signature-256: sha256=$sig" -H 'Content-Type: application/json' -d "$body"
+
+Logs are in .dev/. Press Ctrl-C to stop everything.
+`, rel(root, kubeconfig), receiverAddr)
+
+	<-ctx.Done()
+	step("Stopping")
+	return nil
+}
+
+func kubectlRun(kubectl, kubeconfig string, args ...string) (string, error) {
+	cmd := exec.Command(kubectl, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func waitHTTP(ctx context.Context, url string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s not ready after %s", url, d)
+}
+
+func rel(root, p string) string {
+	if r, err := filepath.Rel(root, p); err == nil {
+		return r
+	}
+	return p
+}
+
+func indent(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
+}
