@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -59,7 +60,9 @@ type Dispatcher struct {
 }
 
 type runner struct {
-	ep     *registry.Endpoint
+	// ep is swapped atomically: deliveries read it while sync, holding
+	// d.mu, may be waiting for this runner to stop.
+	ep     atomic.Pointer[registry.Endpoint]
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -124,12 +127,12 @@ func (d *Dispatcher) sync(ctx context.Context) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for uid, r := range d.runners {
-		if e, ok := want[uid]; !ok || e.Timeout != r.ep.Timeout {
+		if e, ok := want[uid]; !ok || e.Timeout != r.ep.Load().Timeout {
 			r.cancel()
 			<-r.done
 			delete(d.runners, uid)
 		} else {
-			r.ep = e
+			r.ep.Store(e)
 		}
 	}
 	for uid, e := range want {
@@ -137,7 +140,8 @@ func (d *Dispatcher) sync(ctx context.Context) {
 			continue
 		}
 		rctx, cancel := context.WithCancel(ctx)
-		r := &runner{ep: e, cancel: cancel, done: make(chan struct{})}
+		r := &runner{cancel: cancel, done: make(chan struct{})}
+		r.ep.Store(e)
 		d.runners[uid] = r
 		go d.run(rctx, r)
 	}
@@ -153,16 +157,10 @@ func (d *Dispatcher) stopAll() {
 	}
 }
 
-func (d *Dispatcher) current(r *runner) *registry.Endpoint {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return r.ep
-}
-
 // run attaches to the endpoint's consumer, retrying while the queue is down.
 func (d *Dispatcher) run(ctx context.Context, r *runner) {
 	defer close(r.done)
-	log := d.Log.WithValues("endpoint", r.ep.Key.String())
+	log := d.Log.WithValues("endpoint", r.ep.Load().Key.String())
 	backoff := time.Second
 	for ctx.Err() == nil {
 		err := d.consume(ctx, r)
@@ -180,7 +178,7 @@ func (d *Dispatcher) run(ctx context.Context, r *runner) {
 }
 
 func (d *Dispatcher) consume(ctx context.Context, r *runner) error {
-	ep := r.ep
+	ep := r.ep.Load()
 	cons, err := d.Queue.JS.CreateOrUpdateConsumer(ctx, queue.EventsStream, jetstream.ConsumerConfig{
 		Durable:       queue.ConsumerName(ep.UID),
 		Description:   "Deliveries for WebhookEndpoint " + ep.Key.String(),
@@ -203,7 +201,7 @@ func (d *Dispatcher) consume(ctx context.Context, r *runner) error {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			d.deliver(ctx, d.current(r), msg)
+			d.deliver(ctx, r.ep.Load(), msg)
 		}()
 	}, jetstream.PullMaxMessages(d.Concurrency))
 	if err != nil {

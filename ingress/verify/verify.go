@@ -34,6 +34,39 @@ type Result struct {
 	DeliveryID string
 	// Timestamp is the signed send time, zero when the provider signs none.
 	Timestamp time.Time
+	// Handshake, when set, is a verification handshake (Slack
+	// url_verification, Zoom endpoint.url_validation, Twitch
+	// webhook_callback_verification, Discord PING, ...) that the receiver
+	// answers itself with this response instead of storing an event. A
+	// verifier returns it only after the request itself verified, where the
+	// provider signs it.
+	Handshake *Handshake
+	// DedupeTTL, when non-zero, is the least time the delivery id must be
+	// remembered, for providers whose ids must be single-use (Mailgun
+	// tokens).
+	DedupeTTL time.Duration
+}
+
+// Handshake is the receiver's direct answer to a verification request.
+type Handshake struct {
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// Options are the per-endpoint settings a provider verifier may use. Zero
+// values mean the provider's documented default.
+type Options struct {
+	// Tolerance is the replay window for providers that sign a timestamp.
+	Tolerance time.Duration
+	// AllowSHA1 enables SHA-1 signatures where a provider still sends them
+	// beside a stronger one (GitHub X-Hub-Signature).
+	AllowSHA1 bool
+	// PublicKeys are verification keys for providers that sign with an
+	// asymmetric key (Discord, SendGrid, Standard Webhooks v1a), in the
+	// provider's published encoding. For those providers they are passed to
+	// Verify as keys instead of the Secret's values.
+	PublicKeys [][]byte
 }
 
 // Verifier checks one request against every currently valid key.
