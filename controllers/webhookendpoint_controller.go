@@ -69,7 +69,12 @@ type Reconciler struct {
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
 	for name, fn := range map[string]client.IndexerFunc{
-		secretRefIndex: func(o client.Object) []string { return []string{o.(*hookv1.WebhookEndpoint).Spec.SecretRef.Name} },
+		secretRefIndex: func(o client.Object) []string {
+			if ref := o.(*hookv1.WebhookEndpoint).Spec.SecretRef; ref != nil {
+				return []string{ref.Name}
+			}
+			return nil
+		},
 		serviceIndex:   func(o client.Object) []string { return []string{o.(*hookv1.WebhookEndpoint).Spec.Target.Service.Name} },
 		uidIndex:       func(o client.Object) []string { return []string{string(o.GetUID())} },
 	} {
@@ -189,6 +194,16 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint)
 }
 
 func (r *Reconciler) checkSecret(ctx context.Context, obj *hookv1.WebhookEndpoint) bool {
+	if obj.Spec.Provider.IsAsymmetric() {
+		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
+			fmt.Sprintf("Provider %s verifies with spec.publicKeys (%d key(s)); no Secret needed", obj.Spec.Provider, len(obj.Spec.PublicKeys)))
+		return true
+	}
+	if obj.Spec.SecretRef == nil {
+		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonSecretNotFound,
+			"spec.secretRef is required for provider "+string(obj.Spec.Provider))
+		return false
+	}
 	key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Spec.SecretRef.Name}
 	var s corev1.Secret
 	if err := r.Client.Get(ctx, key, &s); err != nil {

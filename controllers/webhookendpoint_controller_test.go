@@ -29,7 +29,7 @@ func endpoint(ns, name string) *hookv1.WebhookEndpoint {
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: hookv1.WebhookEndpointSpec{
 			Provider:  hookv1.ProviderGitHub,
-			SecretRef: hookv1.SecretKeyRef{Name: "gh-secret"},
+			SecretRef: &hookv1.SecretKeyRef{Name: "gh-secret"},
 			Target:    hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "target", Port: 8080}},
 		},
 	}

@@ -34,6 +34,15 @@ const (
 
 // Labels and annotations.
 const (
+	// PreviousKeySuffix names the Secret key that holds the key being
+	// rotated out: "<secretRef.key>.previous". The receiver accepts it
+	// beside the current key until AnnotationPreviousKeyExpiresAt.
+	PreviousKeySuffix = ".previous"
+	// AnnotationPreviousKeyExpiresAt, on the signing Secret, is the RFC 3339
+	// time at which the previous key stops being accepted. Without it the
+	// previous key is accepted until it is removed.
+	AnnotationPreviousKeyExpiresAt = "hookgate.io/previous-key-expires-at"
+
 	// Finalizer lets the controller purge the endpoint's queued data on delete.
 	Finalizer = "hookgate.io/finalizer"
 )

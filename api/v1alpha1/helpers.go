@@ -73,3 +73,23 @@ func (s *WebhookEndpointStatus) GetDeliveries() DeliveryCounters {
 	}
 	return *s.Deliveries
 }
+
+// GetMaxBodyBytes returns the body limit.
+func (l LimitsSpec) GetMaxBodyBytes() int64 {
+	if l.MaxBodyBytes == nil || *l.MaxBodyBytes <= 0 {
+		return DefaultMaxBodyBytes
+	}
+	return *l.MaxBodyBytes
+}
+
+// GetBurst returns the burst of the rate limit, 0 when unlimited.
+func (l LimitsSpec) GetBurst() int {
+	switch {
+	case l.RequestsPerSecond == nil:
+		return 0
+	case l.Burst != nil && *l.Burst > 0:
+		return int(*l.Burst)
+	default:
+		return int(*l.RequestsPerSecond)
+	}
+}

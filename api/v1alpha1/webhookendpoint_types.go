@@ -7,7 +7,7 @@ import (
 )
 
 // Provider names the sender whose signature scheme an endpoint verifies.
-// +kubebuilder:validation:Enum=github;standardwebhooks;generic-hmac
+// +kubebuilder:validation:Enum=github;gitlab;bitbucket;stripe;shopify;slack;twilio;standardwebhooks;svix;linear;square;paddle;discord;sendgrid;mailgun;zoom;intercom;twitch;generic-hmac;bearer;basic
 type Provider string
 
 const (
@@ -18,11 +18,23 @@ const (
 	ProviderStandardWebhooks Provider = "standardwebhooks"
 	// ProviderGenericHMAC verifies an HMAC of the body in a configurable header.
 	ProviderGenericHMAC Provider = "generic-hmac"
+	// ProviderDiscord verifies Ed25519 signatures with spec.publicKeys.
+	ProviderDiscord Provider = "discord"
+	// ProviderSendGrid verifies ECDSA signatures with spec.publicKeys.
+	ProviderSendGrid Provider = "sendgrid"
 )
+
+// IsAsymmetric reports whether a provider verifies with public keys
+// (spec.publicKeys) rather than a shared secret.
+func (p Provider) IsAsymmetric() bool {
+	return p == ProviderDiscord || p == ProviderSendGrid
+}
 
 // Defaults mirrored by the GetX helpers below; code never re-derives them.
 const (
 	DefaultSecretKey        = "secret"
+	DefaultMaxBodyBytes     = 1 << 20
+	MaxMaxBodyBytes         = 7 << 20
 	DefaultMaxAttempts      = 8
 	DefaultBackoffInitial   = time.Second
 	DefaultBackoffMax       = 5 * time.Minute
@@ -37,6 +49,10 @@ const (
 
 // WebhookEndpointSpec declares where a provider's webhooks are received, how
 // they are verified, and where they are delivered.
+// +kubebuilder:validation:XValidation:rule="self.provider in ['discord', 'sendgrid'] || has(self.secretRef)",message="spec.secretRef is required for this provider"
+// +kubebuilder:validation:XValidation:rule="!(self.provider in ['discord', 'sendgrid']) || (has(self.publicKeys) && size(self.publicKeys) > 0)",message="spec.publicKeys is required for discord and sendgrid"
+// +kubebuilder:validation:XValidation:rule="!has(self.publicKeys) || self.provider in ['discord', 'sendgrid', 'standardwebhooks', 'svix']",message="spec.publicKeys is only used by discord, sendgrid, standardwebhooks and svix"
+// +kubebuilder:validation:XValidation:rule="!has(self.github) || self.provider == 'github'",message="spec.github may only be set when provider is github"
 // +kubebuilder:validation:XValidation:rule="self.provider != 'generic-hmac' || has(self.genericHMAC)",message="spec.genericHMAC is required when provider is generic-hmac"
 // +kubebuilder:validation:XValidation:rule="self.provider == 'generic-hmac' || !has(self.genericHMAC)",message="spec.genericHMAC may only be set when provider is generic-hmac"
 type WebhookEndpointSpec struct {
@@ -45,9 +61,27 @@ type WebhookEndpointSpec struct {
 	Provider Provider `json:"provider"`
 
 	// SecretRef points at the Secret, in the endpoint's namespace, that holds
-	// the signing secret shared with the provider.
-	// +required
-	SecretRef SecretKeyRef `json:"secretRef"`
+	// the signing secret shared with the provider. Not used by providers
+	// that sign with a private key (discord, sendgrid), which need
+	// publicKeys instead.
+	// +optional
+	SecretRef *SecretKeyRef `json:"secretRef,omitempty"`
+
+	// PublicKeys verify providers that sign with a private key, in the
+	// provider's published encoding: discord (hex Ed25519 application public
+	// key), sendgrid (base64 DER ECDSA P-256 key from the Event Webhook
+	// settings), standardwebhooks (whpk_... keys for v1a signatures). Every
+	// listed key is accepted, so a new key can be added before the old one
+	// is removed.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=1024
+	PublicKeys []string `json:"publicKeys,omitempty"`
+
+	// GitHub settings.
+	// +optional
+	GitHub *GitHubSpec `json:"github,omitempty"`
 
 	// GenericHMAC configures the generic-hmac provider.
 	// +optional
@@ -80,10 +114,46 @@ type WebhookEndpointSpec struct {
 	// +optional
 	Dedupe DedupeSpec `json:"dedupe,omitempty"`
 
+	// Limits bound what one endpoint may send.
+	// +optional
+	Limits LimitsSpec `json:"limits,omitempty"`
+
 	// Suspend stops delivery to the target; received events stay queued
 	// until it is set back to false. Receiving goes on.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+}
+
+// GitHubSpec holds GitHub-only settings.
+type GitHubSpec struct {
+	// AllowSHA1 accepts X-Hub-Signature (HMAC-SHA1) when a request carries no
+	// X-Hub-Signature-256. Only for old GitHub Enterprise Server versions.
+	// +optional
+	AllowSHA1 bool `json:"allowSHA1,omitempty"`
+}
+
+// LimitsSpec bounds one endpoint's traffic.
+type LimitsSpec struct {
+	// MaxBodyBytes is the largest accepted body; larger requests get 413.
+	// Defaults to 1048576 (1 MiB); at most 7340032 (7 MiB).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=7340032
+	MaxBodyBytes *int64 `json:"maxBodyBytes,omitempty"`
+
+	// RequestsPerSecond is the sustained ingest rate allowed per receiver
+	// replica; excess requests get 429 with Retry-After. Unlimited when unset.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	RequestsPerSecond *int32 `json:"requestsPerSecond,omitempty"`
+
+	// Burst is how many requests may arrive at once above the sustained
+	// rate. Defaults to RequestsPerSecond.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	Burst *int32 `json:"burst,omitempty"`
 }
 
 // SecretKeyRef selects a key of a Secret in the endpoint's namespace.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -43,12 +44,17 @@ func runReceiver(args []string) error {
 	clusterDomain := fs.String("cluster-domain", "cluster.local", "cluster DNS suffix used to address target Services")
 	concurrency := fs.Int("delivery-concurrency", 16, "deliveries in flight per endpoint and replica")
 	namespace := fs.String("namespace", "", "watch only this namespace (default: all)")
+	trusted := fs.String("trusted-proxies", "", "comma-separated CIDRs of proxies (ingress controllers) whose X-Forwarded-For/Forwarded/X-Forwarded-Proto/Host headers are trusted")
 	zo := zapFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	setLogger(zo)
 	log := ctrl.Log.WithName("receiver")
+	trustedProxies, err := ingserver.ParseCIDRs(strings.Split(*trusted, ","))
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	if *maxBody <= 0 || *maxBody > queue.MaxPayload-(256<<10) {
 		return fmt.Errorf("--max-body-bytes must be between 1 and %d", queue.MaxPayload-(256<<10))
 	}
@@ -58,9 +64,8 @@ func runReceiver(args []string) error {
 		token = os.Getenv("HOOKGATE_NATS_TOKEN")
 	}
 	var (
-		ns  *server.Server
-		nc  *nats.Conn
-		err error
+		ns *server.Server
+		nc *nats.Conn
 	)
 	nopts := natsOptions("hookgate-receiver", token)
 	if *natsURL == "" {
@@ -112,7 +117,8 @@ func runReceiver(args []string) error {
 	if err := (&endpoints.Loader{Client: mgr.GetClient(), Registry: reg, MaxBodyBytes: *maxBody}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	h := &ingserver.Handler{Registry: reg, Store: q, Log: ctrl.Log.WithName("http"), Metrics: ingserver.NewMetrics(metrics.Registry)}
+	h := &ingserver.Handler{Registry: reg, Store: q, Log: ctrl.Log.WithName("http"), Metrics: ingserver.NewMetrics(metrics.Registry),
+		Proxies: &ingserver.Proxies{Trusted: trustedProxies}}
 	srv := &http.Server{
 		Addr:              *listen,
 		Handler:           h,

@@ -58,6 +58,9 @@ func runSend(args []string) error {
 	if ep.Status.WebhookPath == "" {
 		return fmt.Errorf("WebhookEndpoint %s has no status.webhookPath yet: is the manager running?", *endpoint)
 	}
+	if ep.Spec.SecretRef == nil {
+		return fmt.Errorf("WebhookEndpoint %s has no secretRef: send signs only with shared secrets", *endpoint)
+	}
 	var s corev1.Secret
 	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: ep.Spec.SecretRef.Name}, &s); err != nil {
 		return fmt.Errorf("reading Secret: %w", err)

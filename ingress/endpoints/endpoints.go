@@ -7,6 +7,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"time"
+
+	"golang.org/x/time/rate"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,7 +39,7 @@ const secretRefIndex = ".spec.secretRef.name"
 type Loader struct {
 	Client   client.Reader
 	Registry *registry.Registry
-	// MaxBodyBytes is the receiver-wide body limit.
+	// MaxBodyBytes is the body limit of endpoints that set none.
 	MaxBodyBytes int64
 }
 
@@ -44,7 +47,10 @@ type Loader struct {
 func (l *Loader) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &hookv1.WebhookEndpoint{}, secretRefIndex,
 		func(o client.Object) []string {
-			return []string{o.(*hookv1.WebhookEndpoint).Spec.SecretRef.Name}
+			if ref := o.(*hookv1.WebhookEndpoint).Spec.SecretRef; ref != nil {
+				return []string{ref.Name}
+			}
+			return nil
 		}); err != nil {
 		return fmt.Errorf("indexing WebhookEndpoints by Secret: %w", err)
 	}
@@ -94,23 +100,51 @@ func (l *Loader) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 		l.Registry.Upsert(e)
 		return ctrl.Result{}, nil
 	}
-	e.MaxBodyBytes = l.MaxBodyBytes
-	e.Keys, e.KeysError = l.loadKeys(ctx, &ep)
+	if ep.Spec.Limits.MaxBodyBytes == nil && l.MaxBodyBytes > 0 {
+		e.MaxBodyBytes = l.MaxBodyBytes
+	}
+	l.loadKeys(ctx, &ep, e)
 	l.Registry.Upsert(e)
 	return ctrl.Result{}, nil
 }
 
-func (l *Loader) loadKeys(ctx context.Context, ep *hookv1.WebhookEndpoint) ([][]byte, string) {
+func (l *Loader) loadKeys(ctx context.Context, ep *hookv1.WebhookEndpoint, e *registry.Endpoint) {
+	if ep.Spec.Provider.IsAsymmetric() {
+		for _, k := range ep.Spec.PublicKeys {
+			e.Keys = append(e.Keys, []byte(k))
+		}
+		return
+	}
+	if ep.Spec.SecretRef == nil {
+		e.KeysError = "spec.secretRef is not set"
+		return
+	}
 	var s corev1.Secret
 	key := types.NamespacedName{Namespace: ep.Namespace, Name: ep.Spec.SecretRef.Name}
 	if err := l.Client.Get(ctx, key, &s); err != nil {
-		return nil, fmt.Sprintf("reading Secret %s: %v", key, err)
+		e.KeysError = fmt.Sprintf("reading Secret %s: %v", key, err)
+		return
 	}
-	v := s.Data[ep.Spec.SecretRef.GetKey()]
+	name := ep.Spec.SecretRef.GetKey()
+	v := s.Data[name]
 	if len(v) == 0 {
-		return nil, fmt.Sprintf("Secret %s has no key %q", key, ep.Spec.SecretRef.GetKey())
+		e.KeysError = fmt.Sprintf("Secret %s has no key %q", key, name)
+		return
 	}
-	return [][]byte{v}, ""
+	e.Keys = [][]byte{v}
+	if prev := s.Data[name+hookv1.PreviousKeySuffix]; len(prev) > 0 {
+		e.PreviousKey = prev
+		if at := s.Annotations[hookv1.AnnotationPreviousKeyExpiresAt]; at != "" {
+			t, err := time.Parse(time.RFC3339, at)
+			if err != nil {
+				// An unreadable expiry must not keep an old key alive forever.
+				e.PreviousKey = nil
+				ctrl.LoggerFrom(ctx).Info("Ignoring previous key: unparsable expiry", "secret", key.String(), "value", at)
+			} else {
+				e.PreviousExpires = t
+			}
+		}
+	}
 }
 
 // Compile turns an endpoint's spec into the data plane's form. On error
@@ -129,11 +163,15 @@ func Compile(ep *hookv1.WebhookEndpoint) (*registry.Endpoint, error) {
 			Path:    s.Target.Service.GetPath(),
 		},
 		DedupeWindow:   s.Dedupe.GetWindow(),
+		MaxBodyBytes:   s.Limits.GetMaxBodyBytes(),
 		MaxAttempts:    s.Delivery.GetMaxAttempts(),
 		BackoffInitial: s.Delivery.Backoff.GetInitial(),
 		BackoffMax:     s.Delivery.Backoff.GetMax(),
 		Timeout:        s.Delivery.GetTimeout(),
 		Suspended:      s.Suspend,
+	}
+	if burst := s.Limits.GetBurst(); burst > 0 {
+		e.Limiter = rate.NewLimiter(rate.Limit(*s.Limits.RequestsPerSecond), burst)
 	}
 	for _, c := range s.SourceRanges {
 		p, err := netip.ParsePrefix(c)
@@ -151,34 +189,42 @@ func Compile(ep *hookv1.WebhookEndpoint) (*registry.Endpoint, error) {
 }
 
 func newVerifier(s *hookv1.WebhookEndpointSpec) (verify.Verifier, error) {
-	switch s.Provider {
-	case hookv1.ProviderGitHub:
-		return verify.NewGitHub(verify.GitHubOptions{}), nil
-	case hookv1.ProviderStandardWebhooks:
-		return verify.NewStandardWebhooks(s.GetReplayTolerance()), nil
-	case hookv1.ProviderGenericHMAC:
-		g := s.GenericHMAC
-		if g == nil {
-			g = &hookv1.GenericHMACSpec{}
-		}
-		o := verify.GenericHMACOptions{
-			Header:          g.Header,
-			Algorithm:       g.Algorithm,
-			Encoding:        g.Encoding,
-			Prefix:          g.Prefix,
-			IDHeader:        g.IDHeader,
-			TimestampHeader: g.TimestampHeader,
-			SignedContent:   g.SignedContent,
-		}
-		if g.TimestampHeader != "" {
-			o.Tolerance = s.GetReplayTolerance()
-		}
-		v, err := verify.NewGenericHMAC(o)
+	o := verify.Options{}
+	if s.ReplayTolerance != nil {
+		o.Tolerance = s.ReplayTolerance.Duration
+	}
+	if s.GitHub != nil {
+		o.AllowSHA1 = s.GitHub.AllowSHA1
+	}
+	for _, k := range s.PublicKeys {
+		o.PublicKeys = append(o.PublicKeys, []byte(k))
+	}
+	if s.Provider != hookv1.ProviderGenericHMAC {
+		v, err := verify.New(string(s.Provider), o)
 		if err != nil {
-			return nil, fmt.Errorf("spec.genericHMAC: %w", err)
+			return nil, fmt.Errorf("spec.provider: %w", err)
 		}
 		return v, nil
-	default:
-		return nil, fmt.Errorf("spec.provider %q is not supported by this receiver", s.Provider)
 	}
+	g := s.GenericHMAC
+	if g == nil {
+		g = &hookv1.GenericHMACSpec{}
+	}
+	gopts := verify.GenericHMACOptions{
+		Header:          g.Header,
+		Algorithm:       g.Algorithm,
+		Encoding:        g.Encoding,
+		Prefix:          g.Prefix,
+		IDHeader:        g.IDHeader,
+		TimestampHeader: g.TimestampHeader,
+		SignedContent:   g.SignedContent,
+	}
+	if g.TimestampHeader != "" {
+		gopts.Tolerance = s.GetReplayTolerance()
+	}
+	v, err := verify.NewGenericHMAC(gopts)
+	if err != nil {
+		return nil, fmt.Errorf("spec.genericHMAC: %w", err)
+	}
+	return v, nil
 }

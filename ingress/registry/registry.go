@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/hookgate/hookgate/ingress/verify"
@@ -24,10 +25,18 @@ type Endpoint struct {
 	Provider   string
 
 	Verifier verify.Verifier
-	// Keys are the currently valid signing keys, current first. Empty when
-	// the Secret or key is missing; KeysError then says why.
+	// Keys are the signing keys, current first. Empty when the Secret or
+	// key is missing; KeysError then says why. For providers that sign with
+	// a private key they are the endpoint's public keys.
 	Keys      [][]byte
 	KeysError string
+	// PreviousKey is the key being rotated out, valid until
+	// PreviousExpires (forever when zero).
+	PreviousKey     []byte
+	PreviousExpires time.Time
+
+	// Limiter bounds the ingest rate; nil when unlimited.
+	Limiter *rate.Limiter
 
 	// SourceRanges is the client allowlist; empty allows every address.
 	SourceRanges []netip.Prefix
@@ -40,6 +49,16 @@ type Endpoint struct {
 	BackoffMax     time.Duration
 	Timeout        time.Duration
 	Suspended      bool
+}
+
+// ValidKeys returns every key valid at now: the current keys, then the
+// previous key until its overlap window ends.
+func (e *Endpoint) ValidKeys(now time.Time) [][]byte {
+	if len(e.PreviousKey) == 0 || (!e.PreviousExpires.IsZero() && !now.Before(e.PreviousExpires)) {
+		return e.Keys
+	}
+	out := make([][]byte, 0, len(e.Keys)+1)
+	return append(append(out, e.Keys...), e.PreviousKey)
 }
 
 // Target is the Service an endpoint delivers to.

@@ -6,6 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	Requests       *prometheus.CounterVec
 	EnqueueSeconds prometheus.Histogram
+	BodyBytes      prometheus.Histogram
 }
 
 // NewMetrics registers the receiver metrics with reg.
@@ -20,7 +21,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to store a verified event durably in JetStream.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),
+		BodyBytes: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hookgate_receiver_body_bytes",
+			Help:    "Size of webhook bodies that passed the size limit.",
+			Buckets: prometheus.ExponentialBuckets(256, 4, 9),
+		}),
 	}
-	reg.MustRegister(m.Requests, m.EnqueueSeconds)
+	reg.MustRegister(m.Requests, m.EnqueueSeconds, m.BodyBytes)
 	return m
 }

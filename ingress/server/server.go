@@ -6,12 +6,8 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -40,6 +36,8 @@ type Handler struct {
 	Store    Store
 	Log      logr.Logger
 	Metrics  *Metrics
+	// Proxies says whose forwarding headers to trust; nil trusts none.
+	Proxies *Proxies
 	// Now is the clock; tests inject one.
 	Now func() time.Time
 }
@@ -50,6 +48,9 @@ type outcome struct {
 	result   string // accepted, duplicate, rejected, error
 	reason   string
 	delivery string
+	// handshake is answered verbatim instead of the JSON status.
+	handshake  *verify.Handshake
+	retryAfter string
 }
 
 // ServeHTTP handles one webhook request.
@@ -75,14 +76,18 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) 
 	if r.Method != http.MethodPost {
 		return outcome{status: http.StatusMethodNotAllowed, result: "rejected", reason: "MethodNotAllowed"}
 	}
-	addr, err := clientAddr(r)
+	addr, err := h.Proxies.Client(r)
 	if err != nil || !ep.Allowed(addr) {
 		return outcome{status: http.StatusForbidden, result: "rejected", reason: "SourceNotAllowed"}
+	}
+	if ep.Limiter != nil && !ep.Limiter.AllowN(now, 1) {
+		return outcome{status: http.StatusTooManyRequests, result: "rejected", reason: "RateLimited", retryAfter: retryAfterFor(ep, now)}
 	}
 	if ep.Verifier == nil {
 		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: "EndpointMisconfigured"}
 	}
-	if len(ep.Keys) == 0 {
+	keys := ep.ValidKeys(now)
+	if len(keys) == 0 {
 		// Our side is misconfigured: ask the provider to come back later
 		// rather than refusing an event that may be valid.
 		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: "SecretUnavailable"}
@@ -101,9 +106,15 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) 
 	if int64(len(body)) > limit {
 		return outcome{status: http.StatusRequestEntityTooLarge, result: "rejected", reason: "BodyTooLarge"}
 	}
-	res, err := ep.Verifier.Verify(&verify.Request{Method: r.Method, URL: requestURL(r), Header: r.Header, Body: body}, ep.Keys, now)
+	if h.Metrics != nil {
+		h.Metrics.BodyBytes.Observe(float64(len(body)))
+	}
+	res, err := ep.Verifier.Verify(&verify.Request{Method: r.Method, URL: h.Proxies.URL(r), Header: r.Header, Body: body}, keys, now)
 	if err != nil {
 		return outcome{status: http.StatusUnauthorized, result: "rejected", reason: string(verify.ReasonOf(err))}
+	}
+	if res.Handshake != nil {
+		return outcome{status: res.Handshake.Status, result: "handshake", handshake: res.Handshake, delivery: res.DeliveryID}
 	}
 	ev := &queue.Event{
 		EndpointUID: ep.UID,
@@ -115,7 +126,8 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) 
 		Body:        body,
 	}
 	enqStart := time.Now()
-	qr, err := h.Store.Enqueue(r.Context(), ev, ep.DedupeWindow)
+	window := max(ep.DedupeWindow, res.DedupeTTL)
+	qr, err := h.Store.Enqueue(r.Context(), ev, window)
 	if h.Metrics != nil {
 		h.Metrics.EnqueueSeconds.Observe(time.Since(enqStart).Seconds())
 	}
@@ -134,16 +146,28 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) 
 }
 
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ep *registry.Endpoint, start time.Time, o outcome) {
-	w.Header().Set("Content-Type", "application/json")
-	if o.status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", RetryAfterSeconds)
+	switch {
+	case o.handshake != nil:
+		if o.handshake.ContentType != "" {
+			w.Header().Set("Content-Type", o.handshake.ContentType)
+		}
+		w.WriteHeader(o.status)
+		_, _ = w.Write(o.handshake.Body)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case o.retryAfter != "":
+			w.Header().Set("Retry-After", o.retryAfter)
+		case o.status == http.StatusServiceUnavailable:
+			w.Header().Set("Retry-After", RetryAfterSeconds)
+		}
+		w.WriteHeader(o.status)
+		body := map[string]string{"status": o.result}
+		if o.reason != "" {
+			body["reason"] = o.reason
+		}
+		_ = json.NewEncoder(w).Encode(body)
 	}
-	w.WriteHeader(o.status)
-	body := map[string]string{"status": o.result}
-	if o.reason != "" {
-		body["reason"] = o.reason
-	}
-	_ = json.NewEncoder(w).Encode(body)
 
 	endpoint, provider := "", ""
 	if ep != nil {
@@ -164,27 +188,17 @@ func (h *Handler) now() time.Time {
 	return time.Now()
 }
 
-func clientAddr(r *http.Request) (netip.Addr, error) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+// retryAfterFor is the whole seconds until the limiter admits a request.
+func retryAfterFor(ep *registry.Endpoint, now time.Time) string {
+	res := ep.Limiter.ReserveN(now, 1)
+	d := res.DelayFrom(now)
+	// Reserving took a token; give it back, this request is refused.
+	res.CancelAt(now)
+	secs := int(d.Seconds())
+	if time.Duration(secs)*time.Second < d {
+		secs++
 	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, errors.New("unparsable client address")
-	}
-	return a.Unmap(), nil
-}
-
-// requestURL is the URL as the provider called it, for providers that sign it.
-func requestURL(r *http.Request) *url.URL {
-	u := *r.URL
-	u.Host = r.Host
-	u.Scheme = "http"
-	if r.TLS != nil {
-		u.Scheme = "https"
-	}
-	return &u
+	return strconv.Itoa(max(secs, 1))
 }
 
 // dropHeaders are never stored or forwarded: hop-by-hop headers, headers

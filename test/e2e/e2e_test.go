@@ -105,7 +105,7 @@ func setup(provider hookv1.Provider, secret []byte, mutate func(*hookv1.WebhookE
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "hook"},
 		Spec: hookv1.WebhookEndpointSpec{
 			Provider:  provider,
-			SecretRef: hookv1.SecretKeyRef{Name: "signing"},
+			SecretRef: &hookv1.SecretKeyRef{Name: "signing"},
 			Target:    hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "target", Port: f.target.port(), Path: "/events"}},
 			Delivery: hookv1.DeliverySpec{Backoff: hookv1.BackoffSpec{
 				Initial: &metav1.Duration{Duration: 50 * time.Millisecond},
