@@ -14,8 +14,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -75,8 +75,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 			}
 			return nil
 		},
-		serviceIndex:   func(o client.Object) []string { return []string{o.(*hookv1.WebhookEndpoint).Spec.Target.Service.Name} },
-		uidIndex:       func(o client.Object) []string { return []string{string(o.GetUID())} },
+		serviceIndex: func(o client.Object) []string { return []string{o.(*hookv1.WebhookEndpoint).Spec.Target.Service.Name} },
+		uidIndex:     func(o client.Object) []string { return []string{string(o.GetUID())} },
 	} {
 		if err := idx.IndexField(ctx, &hookv1.WebhookEndpoint{}, name, fn); err != nil {
 			return fmt.Errorf("indexing WebhookEndpoints by %s: %w", name, err)

@@ -160,9 +160,13 @@ type serverCase struct {
 
 func TestHandler(t *testing.T) {
 	cases := []serverCase{{
-		name:         "a request to a path no endpoint serves is refused with 404 and nothing is stored",
-		endpoint:     githubEndpoint,
-		send:         []func() *http.Request{func() *http.Request { r := githubRequest(payload, "d-1", githubKey); r.URL.Path = PathPrefix + "unknown"; return r }},
+		name:     "a request to a path no endpoint serves is refused with 404 and nothing is stored",
+		endpoint: githubEndpoint,
+		send: []func() *http.Request{func() *http.Request {
+			r := githubRequest(payload, "d-1", githubKey)
+			r.URL.Path = PathPrefix + "unknown"
+			return r
+		}},
 		want:         []response{{http.StatusNotFound, "rejected", "UnknownPath"}},
 		wantCounters: &counters{},
 	}, {
