@@ -13,6 +13,7 @@ type QueueReader interface {
 	ReadCounters(ctx context.Context, uid string) (queue.Counters, error)
 	ReadState(ctx context.Context, uid string) (queue.DeliveryState, error)
 	Purge(ctx context.Context, uid string) error
+	Replay(ctx context.Context, uid string) (int64, error)
 }
 
 // LazyQueue opens the JetStream layout on first use and retries on the next
@@ -64,6 +65,15 @@ func (l *LazyQueue) Purge(ctx context.Context, uid string) error {
 		return err
 	}
 	return q.Purge(ctx, uid)
+}
+
+// Replay implements QueueReader.
+func (l *LazyQueue) Replay(ctx context.Context, uid string) (int64, error) {
+	q, err := l.get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return q.Replay(ctx, uid)
 }
 
 // Queue returns the opened queue, or nil before the first success.

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +35,13 @@ var (
 	q       *queue.Queue
 	ns      *server.Server
 	cancel  context.CancelFunc
+	// clockOffset moves the reconciler's clock forward, for rotation.
+	clockOffset atomic.Int64
 )
+
+const receiverNamespace = "hookgate-system"
+
+func advanceClock(d time.Duration) { clockOffset.Add(int64(d)) }
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -60,6 +67,8 @@ var _ = BeforeSuite(func() {
 	q, err = queue.Open(context.Background(), nc, queue.Options{})
 	Expect(err).NotTo(HaveOccurred())
 
+	Expect(k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: receiverNamespace}})).To(Succeed())
+
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
 	Expect(err).NotTo(HaveOccurred())
 	var ctx context.Context
@@ -72,6 +81,15 @@ var _ = BeforeSuite(func() {
 		PublicBaseURL:  "https://hooks.example.com",
 		ResyncInterval: time.Hour, // counters must arrive through the watcher, not the resync
 		Changes:        changes,
+		Routes: RouteDefaults{
+			Kind:              hookv1.RouteNone,
+			Host:              "hooks.example.com",
+			IngressClass:      "nginx",
+			ReceiverNamespace: receiverNamespace,
+			ReceiverService:   "hookgate-receiver",
+			ReceiverPort:      80,
+		},
+		Now: func() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) },
 	}
 	Expect(r.SetupWithManager(ctx, mgr)).To(Succeed())
 	Expect(mgr.Add(&CounterWatcher{

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -56,12 +58,39 @@ type Reconciler struct {
 	PurgeGracePeriod time.Duration
 	// Changes carries endpoints whose counters moved (see CounterWatcher).
 	Changes <-chan event.GenericEvent
+	// Routes are the defaults for exposing endpoints.
+	Routes RouteDefaults
+	// Now is the clock; tests inject one.
+	Now func() time.Time
+
+	failingMu     sync.Mutex
+	failingWarned map[types.UID]time.Time
+}
+
+// failingWarnEvery bounds DeliveryFailing Warnings to one per endpoint per
+// period, so a dead target does not flood the namespace's Events.
+const failingWarnEvery = 5 * time.Minute
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Reconciler) event(obj *hookv1.WebhookEndpoint, typ, reason, action, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(obj, nil, typ, reason, action, format, args...)
+	}
 }
 
 // +kubebuilder:rbac:groups=hookgate.io,resources=webhookendpoints,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=hookgate.io,resources=webhookendpoints/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=hookgate.io,resources=webhookendpoints/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets;services,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
@@ -92,11 +121,23 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		Named("webhookendpoint").
 		For(&hookv1.WebhookEndpoint{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.mapBy(secretRefIndex)), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
-		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.mapBy(serviceIndex)), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}))
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.mapBy(serviceIndex)), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		// Routes live in the receiver's namespace, so no owner reference
+		// can tie them to the endpoint: labels do, and a route edited or
+		// deleted by hand is put back.
+		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(endpointFromLabels))
 	if r.Changes != nil {
 		b = b.WatchesRawSource(source.Channel(r.Changes, &handler.EnqueueRequestForObject{}))
 	}
 	return b.Complete(r)
+}
+
+func endpointFromLabels(_ context.Context, o client.Object) []reconcile.Request {
+	l := o.GetLabels()
+	if l[hookv1.LabelEndpointName] == "" || l[hookv1.LabelEndpointNamespace] == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: l[hookv1.LabelEndpointNamespace], Name: l[hookv1.LabelEndpointName]}}}
 }
 
 func (r *Reconciler) mapBy(index string) handler.MapFunc {
@@ -166,15 +207,31 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint)
 		}
 		obj.Status.WebhookPath = p
 	}
-	obj.Status.URL = ""
-	if r.PublicBaseURL != "" {
-		obj.Status.URL = strings.TrimRight(r.PublicBaseURL, "/") + obj.Status.WebhookPath
+	secretOK, secretNext, err := r.reconcileSecret(ctx, obj)
+	if err != nil {
+		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonProgressing, err.Error())
+		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonProgressing, err.Error())
+		return ctrl.Result{}, err
 	}
-
-	secretOK := r.checkSecret(ctx, obj)
 	targetOK := r.checkTarget(ctx, obj)
+	base, err := r.reconcileRoute(ctx, obj)
+	if err != nil {
+		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonRouteFailed, err.Error())
+		return ctrl.Result{}, err
+	}
+	if base == "" {
+		base = strings.TrimRight(r.PublicBaseURL, "/")
+	}
+	obj.Status.URL = ""
+	if base != "" {
+		obj.Status.URL = base + obj.Status.WebhookPath
+	}
+	if err := r.reconcileReplay(ctx, obj); err != nil {
+		return ctrl.Result{}, err
+	}
 	r.readCounters(ctx, obj)
 
+	routeCond := meta.FindStatusCondition(obj.Status.Conditions, hookv1.ConditionRouteReady)
 	switch {
 	case !secretOK:
 		c := meta.FindStatusCondition(obj.Status.Conditions, hookv1.ConditionSecretReady)
@@ -182,6 +239,8 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint)
 	case !targetOK:
 		c := meta.FindStatusCondition(obj.Status.Conditions, hookv1.ConditionTargetReady)
 		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, c.Reason, c.Message)
+	case routeCond.Status != metav1.ConditionTrue:
+		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, routeCond.Reason, routeCond.Message)
 	case obj.Spec.Suspend:
 		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonSuspended,
 			"Receiving and queueing events; delivery is suspended until spec.suspend is false")
@@ -190,39 +249,28 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint)
 			fmt.Sprintf("Receiving at %s and delivering to Service %s port %d",
 				obj.Status.WebhookPath, obj.Spec.Target.Service.Name, obj.Spec.Target.Service.Port))
 	}
-	return ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
+	requeue := r.ResyncInterval
+	if secretNext > 0 && secretNext < requeue {
+		requeue = secretNext
+	}
+	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
-func (r *Reconciler) checkSecret(ctx context.Context, obj *hookv1.WebhookEndpoint) bool {
-	if obj.Spec.Provider.IsAsymmetric() {
-		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
-			fmt.Sprintf("Provider %s verifies with spec.publicKeys (%d key(s)); no Secret needed", obj.Spec.Provider, len(obj.Spec.PublicKeys)))
-		return true
+// reconcileReplay handles a new hookgate.io/replay token: the endpoint's
+// dead letters go back into its queue.
+func (r *Reconciler) reconcileReplay(ctx context.Context, obj *hookv1.WebhookEndpoint) error {
+	token := obj.Annotations[hookv1.AnnotationReplay]
+	if token == "" || (obj.Status.Replay != nil && obj.Status.Replay.Token == token) || r.Queue == nil {
+		return nil
 	}
-	if obj.Spec.SecretRef == nil {
-		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonSecretNotFound,
-			"spec.secretRef is required for provider "+string(obj.Spec.Provider))
-		return false
+	n, err := r.Queue.Replay(ctx, string(obj.UID))
+	if err != nil {
+		r.event(obj, corev1.EventTypeWarning, "ReplayFailed", "Replay", "Replaying dead letters failed after %d: %v", n, err)
+		return fmt.Errorf("replaying dead letters: %w", err)
 	}
-	key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Spec.SecretRef.Name}
-	var s corev1.Secret
-	if err := r.Client.Get(ctx, key, &s); err != nil {
-		msg := fmt.Sprintf("Secret %q: %v", key.Name, err)
-		if apierrors.IsNotFound(err) {
-			msg = fmt.Sprintf("Secret %q not found in namespace %q; create it with the signing secret under key %q",
-				key.Name, key.Namespace, obj.Spec.SecretRef.GetKey())
-		}
-		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonSecretNotFound, msg)
-		return false
-	}
-	if len(s.Data[obj.Spec.SecretRef.GetKey()]) == 0 {
-		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonSecretKeyMissing,
-			fmt.Sprintf("Secret %q has no non-empty key %q", key.Name, obj.Spec.SecretRef.GetKey()))
-		return false
-	}
-	setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
-		fmt.Sprintf("Signing secret found in Secret %q key %q", key.Name, obj.Spec.SecretRef.GetKey()))
-	return true
+	obj.Status.Replay = &hookv1.ReplayStatus{Token: token, Replayed: n, Time: metav1.NewTime(r.now().Truncate(time.Second))}
+	r.event(obj, corev1.EventTypeNormal, hookv1.ReasonReplayed, "Replay", "Replayed %d dead-lettered event(s) (%s=%s)", n, hookv1.AnnotationReplay, token)
+	return nil
 }
 
 func (r *Reconciler) checkTarget(ctx context.Context, obj *hookv1.WebhookEndpoint) bool {
@@ -306,6 +354,12 @@ func (r *Reconciler) finalize(ctx context.Context, obj *hookv1.WebhookEndpoint) 
 				"Gave up purging queued events after %s: %v", r.PurgeGracePeriod, err)
 		}
 	}
+	if err := r.deleteIngress(ctx, obj); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.deleteHTTPRoute(ctx, obj); err != nil {
+		return ctrl.Result{}, err
+	}
 	patch := client.MergeFrom(obj.DeepCopy())
 	controllerutil.RemoveFinalizer(obj, hookv1.Finalizer)
 	if err := r.Client.Patch(ctx, obj, patch); err != nil {
@@ -329,6 +383,21 @@ func (r *Reconciler) emitTransitions(before, after *hookv1.WebhookEndpoint) {
 		}
 		r.Recorder.Eventf(after, nil, typ, now.Reason, "Reconcile", "%s", now.Message)
 	}
+	if after.Status.GetDeliveries().Retries > before.Status.GetDeliveries().Retries && failingSinceLastDelivery(after) {
+		r.failingMu.Lock()
+		if r.failingWarned == nil {
+			r.failingWarned = map[types.UID]time.Time{}
+		}
+		last, warned := r.failingWarned[after.UID]
+		if !warned || r.now().Sub(last) >= failingWarnEvery {
+			r.failingWarned[after.UID] = r.now()
+			f := after.Status.LastFailure
+			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, hookv1.ReasonDeliveryFailing, "Deliver",
+				"Deliveries to Service %s keep failing (%d retries so far); last failure %s: %s",
+				after.Spec.Target.Service.Name, after.Status.GetDeliveries().Retries, f.Reason, f.Message)
+		}
+		r.failingMu.Unlock()
+	}
 	if d := after.Status.GetDeliveries().DeadLettered - before.Status.GetDeliveries().DeadLettered; d > 0 {
 		msg := fmt.Sprintf("%d event(s) dead-lettered", d)
 		if f := after.Status.LastFailure; f != nil {
@@ -336,6 +405,14 @@ func (r *Reconciler) emitTransitions(before, after *hookv1.WebhookEndpoint) {
 		}
 		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, hookv1.ReasonDeadLettered, "Deliver", "%s", msg)
 	}
+}
+
+func failingSinceLastDelivery(obj *hookv1.WebhookEndpoint) bool {
+	f := obj.Status.LastFailure
+	if f == nil {
+		return false
+	}
+	return obj.Status.LastDeliveryTime == nil || f.Time.After(obj.Status.LastDeliveryTime.Time)
 }
 
 func setCondition(obj *hookv1.WebhookEndpoint, typ string, status metav1.ConditionStatus, reason, msg string) {

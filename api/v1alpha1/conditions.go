@@ -8,6 +8,9 @@ const (
 	ConditionSecretReady = "SecretReady"
 	// ConditionTargetReady is True when the target Service exists and has the port.
 	ConditionTargetReady = "TargetReady"
+	// ConditionRouteReady is True when the Ingress or HTTPRoute exposing the
+	// endpoint is in place (or no route is wanted).
+	ConditionRouteReady = "RouteReady"
 )
 
 // Condition reasons.
@@ -30,6 +33,22 @@ const (
 	ReasonProgressing = "Progressing"
 	// ReasonDeadLettered: events were moved to the dead-letter stream.
 	ReasonDeadLettered = "DeadLettered"
+	// ReasonDeliveryFailing: attempts keep failing and nothing was delivered since.
+	ReasonDeliveryFailing = "DeliveryFailing"
+	// ReasonSecretGenerated: the controller created the signing secret.
+	ReasonSecretGenerated = "SecretGenerated"
+	// ReasonSecretRotated: the controller rotated the signing secret.
+	ReasonSecretRotated = "SecretRotated"
+	// ReasonReplayed: dead letters were put back in the queue.
+	ReasonReplayed = "Replayed"
+	// ReasonRouteNotSupported: the route kind's API is not installed.
+	ReasonRouteNotSupported = "RouteAPINotInstalled"
+	// ReasonRouteFailed: creating or updating the route failed.
+	ReasonRouteFailed = "RouteFailed"
+	// ReasonRouteDisabled: no route is wanted.
+	ReasonRouteDisabled = "RouteDisabled"
+	// ReasonRotationNotSupported: the provider's secret is chosen by the provider.
+	ReasonRotationNotSupported = "RotationNotSupported"
 )
 
 // Labels and annotations.
@@ -43,6 +62,16 @@ const (
 	// previous key is accepted until it is removed.
 	AnnotationPreviousKeyExpiresAt = "hookgate.io/previous-key-expires-at"
 
+	// AnnotationRotate requests a rotation; any new value triggers one.
+	AnnotationRotate = "hookgate.io/rotate"
+	// AnnotationReplay requests a replay of the endpoint's dead letters; any
+	// new value triggers one.
+	AnnotationReplay = "hookgate.io/replay"
+	// LabelEndpointName, LabelEndpointNamespace and LabelEndpointUID mark
+	// objects the controller made for an endpoint (routes, Secrets).
+	LabelEndpointName      = "hookgate.io/endpoint-name"
+	LabelEndpointNamespace = "hookgate.io/endpoint-namespace"
+	LabelEndpointUID       = "hookgate.io/endpoint-uid"
 	// Finalizer lets the controller purge the endpoint's queued data on delete.
 	Finalizer = "hookgate.io/finalizer"
 )

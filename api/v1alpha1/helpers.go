@@ -93,3 +93,24 @@ func (l LimitsSpec) GetBurst() int {
 		return int(*l.RequestsPerSecond)
 	}
 }
+
+// DefaultGracePeriod is how long a rotated-out key stays valid.
+const DefaultGracePeriod = 24 * time.Hour
+
+// GetGracePeriod returns how long the previous key stays valid.
+func (r *RotationSpec) GetGracePeriod() time.Duration {
+	if r == nil || r.GracePeriod == nil || r.GracePeriod.Duration <= 0 {
+		return DefaultGracePeriod
+	}
+	return r.GracePeriod.Duration
+}
+
+// ReceiverChoosesSecret reports whether the provider lets the receiving side
+// choose the signing secret, so the controller may generate and rotate it.
+func (p Provider) ReceiverChoosesSecret() bool {
+	switch p {
+	case ProviderGitHub, "gitlab", ProviderStandardWebhooks, ProviderGenericHMAC, "bearer":
+		return true
+	}
+	return false
+}

@@ -53,6 +53,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="!(self.provider in ['discord', 'sendgrid']) || (has(self.publicKeys) && size(self.publicKeys) > 0)",message="spec.publicKeys is required for discord and sendgrid"
 // +kubebuilder:validation:XValidation:rule="!has(self.publicKeys) || self.provider in ['discord', 'sendgrid', 'standardwebhooks', 'svix']",message="spec.publicKeys is only used by discord, sendgrid, standardwebhooks and svix"
 // +kubebuilder:validation:XValidation:rule="!has(self.github) || self.provider == 'github'",message="spec.github may only be set when provider is github"
+// +kubebuilder:validation:XValidation:rule="!has(self.rotation) || self.provider in ['github', 'gitlab', 'standardwebhooks', 'generic-hmac', 'bearer']",message="spec.rotation is only possible where the receiver chooses the secret: github, gitlab, standardwebhooks, generic-hmac, bearer"
 // +kubebuilder:validation:XValidation:rule="self.provider != 'generic-hmac' || has(self.genericHMAC)",message="spec.genericHMAC is required when provider is generic-hmac"
 // +kubebuilder:validation:XValidation:rule="self.provider == 'generic-hmac' || !has(self.genericHMAC)",message="spec.genericHMAC may only be set when provider is generic-hmac"
 type WebhookEndpointSpec struct {
@@ -122,6 +123,88 @@ type WebhookEndpointSpec struct {
 	// until it is set back to false. Receiving goes on.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// Route overrides how this endpoint is exposed; the manager's defaults
+	// (from the Helm chart's values) apply otherwise.
+	// +optional
+	Route *RouteSpec `json:"route,omitempty"`
+
+	// Rotation lets the controller generate the signing secret and rotate
+	// it, for providers where the receiver chooses the secret (github,
+	// gitlab, standardwebhooks, generic-hmac, bearer).
+	// +optional
+	Rotation *RotationSpec `json:"rotation,omitempty"`
+}
+
+// RouteKind selects the kind of route that exposes an endpoint.
+// +kubebuilder:validation:Enum=Ingress;HTTPRoute;None
+type RouteKind string
+
+const (
+	// RouteIngress exposes the endpoint with a networking.k8s.io/v1 Ingress.
+	RouteIngress RouteKind = "Ingress"
+	// RouteHTTPRoute exposes the endpoint with a Gateway API HTTPRoute.
+	RouteHTTPRoute RouteKind = "HTTPRoute"
+	// RouteNone creates no route: the receiver is exposed some other way.
+	RouteNone RouteKind = "None"
+)
+
+// RouteSpec overrides the manager's route defaults for one endpoint.
+type RouteSpec struct {
+	// Kind of route. Defaults to the manager's --route-kind.
+	// +optional
+	Kind RouteKind `json:"kind,omitempty"`
+
+	// Host is the public host name. Defaults to the manager's --route-host.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Host string `json:"host,omitempty"`
+
+	// IngressClassName of the Ingress. Defaults to the manager's --ingress-class.
+	// +optional
+	IngressClassName string `json:"ingressClassName,omitempty"`
+
+	// TLSSecretName is the Secret, in the receiver's namespace, with the
+	// Ingress TLS certificate. Defaults to the manager's --ingress-tls-secret.
+	// +optional
+	TLSSecretName string `json:"tlsSecretName,omitempty"`
+
+	// ClusterIssuer, when set, asks cert-manager for the certificate
+	// (cert-manager.io/cluster-issuer annotation).
+	// +optional
+	ClusterIssuer string `json:"clusterIssuer,omitempty"`
+
+	// Annotations added to the route.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// ParentRefs of the HTTPRoute (Gateway API), as "namespace/name" of a
+	// Gateway. Defaults to the manager's --gateway.
+	// +optional
+	// +kubebuilder:validation:MaxItems=8
+	ParentRefs []string `json:"parentRefs,omitempty"`
+}
+
+// RotationSpec controls secret generation and rotation.
+// +kubebuilder:validation:XValidation:rule="!has(self.interval) || !has(self.gracePeriod) || duration(self.gracePeriod) < duration(self.interval)",message="rotation.gracePeriod must be shorter than rotation.interval"
+type RotationSpec struct {
+	// Generate creates a strong random secret in the referenced Secret when
+	// the Secret or key is absent.
+	// +optional
+	Generate bool `json:"generate,omitempty"`
+
+	// Interval between automatic rotations. No automatic rotation when
+	// unset; a rotation can still be requested with the
+	// hookgate.io/rotate annotation.
+	// +optional
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
+	// GracePeriod is how long the previous key stays valid after a
+	// rotation, so that requests signed before the provider was updated
+	// still verify. Defaults to 24h.
+	// +optional
+	GracePeriod *metav1.Duration `json:"gracePeriod,omitempty"`
 }
 
 // GitHubSpec holds GitHub-only settings.
@@ -316,6 +399,53 @@ type WebhookEndpointStatus struct {
 	// LastFailure is the last failed delivery attempt.
 	// +optional
 	LastFailure *DeliveryFailure `json:"lastFailure,omitempty"`
+
+	// Secret describes the signing key's life when the controller manages it.
+	// +optional
+	Secret *SecretStatus `json:"secret,omitempty"`
+
+	// Replay reports the last dead-letter replay.
+	// +optional
+	Replay *ReplayStatus `json:"replay,omitempty"`
+
+	// Route names the object that exposes the endpoint.
+	// +optional
+	Route *RouteStatus `json:"route,omitempty"`
+}
+
+// SecretStatus is the state of a managed signing key.
+type SecretStatus struct {
+	// CreatedAt is when the current key was generated.
+	// +optional
+	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
+	// PreviousExpiresAt is when the previous key stops being accepted.
+	// +optional
+	PreviousExpiresAt *metav1.Time `json:"previousExpiresAt,omitempty"`
+	// NextRotationAt is when the key is rotated next.
+	// +optional
+	NextRotationAt *metav1.Time `json:"nextRotationAt,omitempty"`
+	// LastRotateToken is the last handled hookgate.io/rotate annotation value.
+	// +optional
+	LastRotateToken string `json:"lastRotateToken,omitempty"`
+}
+
+// ReplayStatus is the result of the last hookgate.io/replay request.
+type ReplayStatus struct {
+	// Token is the handled hookgate.io/replay annotation value.
+	Token string `json:"token"`
+	// Replayed is how many dead letters were put back in the queue.
+	Replayed int64 `json:"replayed"`
+	// Time of the replay.
+	Time metav1.Time `json:"time"`
+}
+
+// RouteStatus names the route object.
+type RouteStatus struct {
+	// Kind is Ingress or HTTPRoute.
+	Kind string `json:"kind"`
+	// Namespace and Name of the route object.
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
 }
 
 // DeliveryCounters are totals kept in JetStream, correct across receiver

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/controllers"
 	"github.com/hookgate/hookgate/internal/queue"
 )
@@ -28,11 +31,42 @@ func runManager(args []string) error {
 	publicURL := fs.String("public-base-url", "", "public base URL of the receiver, e.g. https://hooks.example.com; makes status.url")
 	statusInterval := fs.Duration("status-interval", 2*time.Second, "shortest interval between counter updates of one endpoint's status")
 	resync := fs.Duration("resync-interval", time.Minute, "interval at which every endpoint's counters are re-read")
+	routeKind := fs.String("route-kind", "None", "default route per endpoint: Ingress, HTTPRoute or None")
+	routeHost := fs.String("route-host", "", "default public host of routes")
+	ingressClass := fs.String("ingress-class", "", "default IngressClass of Ingress routes")
+	tlsSecret := fs.String("ingress-tls-secret", "", "default TLS Secret (in the receiver's namespace) of Ingress routes")
+	clusterIssuer := fs.String("cluster-issuer", "", "cert-manager ClusterIssuer annotated on Ingress routes")
+	routeAnnotations := fs.String("route-annotations", "", "extra route annotations, k=v,k=v")
+	gateways := fs.String("gateway", "", "default parent Gateways of HTTPRoutes, namespace/name[,namespace/name]")
+	receiverNS := fs.String("receiver-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the receiver Service; routes are created there")
+	receiverSvc := fs.String("receiver-service", "", "name of the receiver Service that routes point at")
+	receiverPort := fs.Int("receiver-service-port", 80, "port of the receiver Service")
 	zo := zapFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	setLogger(zo)
+	kind := hookv1.RouteKind(*routeKind)
+	if kind != hookv1.RouteIngress && kind != hookv1.RouteHTTPRoute && kind != hookv1.RouteNone {
+		return fmt.Errorf("--route-kind must be Ingress, HTTPRoute or None, not %q", *routeKind)
+	}
+	ann := map[string]string{}
+	for _, kv := range strings.Split(*routeAnnotations, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("--route-annotations: %q is not k=v", kv)
+		}
+		ann[k] = v
+	}
+	var gws []string
+	for _, g := range strings.Split(*gateways, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			gws = append(gws, g)
+		}
+	}
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                  newScheme(),
@@ -74,6 +108,11 @@ func runManager(args []string) error {
 		PublicBaseURL:  *publicURL,
 		ResyncInterval: *resync,
 		Changes:        changes,
+		Routes: controllers.RouteDefaults{
+			Kind: kind, Host: *routeHost, IngressClass: *ingressClass, TLSSecret: *tlsSecret,
+			ClusterIssuer: *clusterIssuer, Annotations: ann, Gateways: gws,
+			ReceiverNamespace: *receiverNS, ReceiverService: *receiverSvc, ReceiverPort: int32(*receiverPort),
+		},
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return err

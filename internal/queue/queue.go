@@ -481,3 +481,64 @@ func (q *Queue) Purge(ctx context.Context, uid string) error {
 	}
 	return nil
 }
+
+// Replay moves an endpoint's dead letters back into its events stream, in
+// the order they died, and returns how many it moved. Each is re-published
+// before it is deleted from the dead-letter stream, so a crash midway can
+// only replay one twice, never lose it. Dead letters arriving during the
+// replay are left for the next one.
+func (q *Queue) Replay(ctx context.Context, uid string) (int64, error) {
+	dlq, err := q.JS.Stream(ctx, DLQStream)
+	if err != nil {
+		return 0, fmt.Errorf("opening stream %s: %w", DLQStream, err)
+	}
+	info, err := dlq.Info(ctx, jetstream.WithSubjectFilter(DLQSubject(uid)))
+	if err != nil {
+		return 0, fmt.Errorf("reading stream %s: %w", DLQStream, err)
+	}
+	if info.State.Subjects[DLQSubject(uid)] == 0 {
+		return 0, nil
+	}
+	last, err := dlq.GetLastMsgForSubject(ctx, DLQSubject(uid))
+	if err != nil {
+		return 0, fmt.Errorf("finding the last dead letter: %w", err)
+	}
+	cons, err := dlq.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{DLQSubject(uid)},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reading dead letters: %w", err)
+	}
+	var n int64
+	for {
+		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			return n, fmt.Errorf("reading dead letters after %d: %w", n, err)
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return n, err
+		}
+		h := nats.Header{}
+		for k, vs := range msg.Headers() {
+			if k == HeaderLastError || k == HeaderAttempts || strings.HasPrefix(k, "Nats-") {
+				continue
+			}
+			h[k] = vs
+		}
+		pctx, cancel := context.WithTimeout(ctx, q.opts.PublishTimeout)
+		_, err = q.JS.PublishMsg(pctx, &nats.Msg{Subject: EventsSubject(uid), Header: h, Data: msg.Data()})
+		cancel()
+		if err != nil {
+			return n, fmt.Errorf("re-queueing dead letter %d: %w", md.Sequence.Stream, err)
+		}
+		if err := dlq.DeleteMsg(ctx, md.Sequence.Stream); err != nil {
+			return n, fmt.Errorf("removing replayed dead letter %d: %w", md.Sequence.Stream, err)
+		}
+		n++
+		if md.Sequence.Stream >= last.Sequence {
+			return n, nil
+		}
+	}
+}

@@ -2,10 +2,12 @@ package queue
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // startQueue runs a real embedded JetStream in a temp dir.
@@ -167,5 +169,55 @@ func TestUIDFromCounterSubject(t *testing.T) {
 	}
 	if _, ok := UIDFromCounterSubject("other.subject"); ok {
 		t.Fatal("accepted a foreign subject")
+	}
+}
+
+func TestReplayMovesDeadLettersBackInOrder(t *testing.T) {
+	q := startQueue(t)
+	ctx := context.Background()
+	for i, body := range []string{"a", "b", "c"} {
+		h := nats.Header{}
+		h.Set(HeaderOrigPrefix+"X-Github-Event", "push")
+		h.Set(HeaderDelivery, "d"+body)
+		if err := q.DeadLetter(ctx, "u", []byte(body), h, 3+i, "HTTP500: boom"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.DeadLetter(ctx, "other", []byte("x"), nats.Header{}, 1, "e"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := q.Replay(ctx, "u")
+	if err != nil || n != 3 {
+		t.Fatalf("Replay = %d, %v; want 3", n, err)
+	}
+	s, _ := q.JS.Stream(ctx, EventsStream)
+	var got []string
+	for seq := uint64(1); seq <= 3; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Header.Get(HeaderLastError) != "" || m.Header.Get(HeaderAttempts) != "" {
+			t.Fatal("replayed event still carries its dead-letter headers")
+		}
+		if m.Header.Get(HeaderOrigPrefix+"X-Github-Event") != "push" {
+			t.Fatal("replayed event lost its original headers")
+		}
+		got = append(got, string(m.Data))
+	}
+	if strings.Join(got, "") != "abc" {
+		t.Fatalf("replayed out of order: %v", got)
+	}
+	dlq, _ := q.JS.Stream(ctx, DLQStream)
+	info, _ := dlq.Info(ctx, jetstream.WithSubjectFilter(DLQSubject("u")))
+	if info.State.Subjects[DLQSubject("u")] != 0 {
+		t.Fatal("replayed dead letters are still in the dead-letter stream")
+	}
+	if n, err := q.Replay(ctx, "u"); err != nil || n != 0 {
+		t.Fatalf("second replay = %d, %v; want 0", n, err)
+	}
+	info, _ = dlq.Info(ctx, jetstream.WithSubjectFilter(DLQSubject("other")))
+	if info.State.Subjects[DLQSubject("other")] != 1 {
+		t.Fatal("another endpoint's dead letter was touched")
 	}
 }

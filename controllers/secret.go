@@ -1,0 +1,229 @@
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
+)
+
+// AnnotationKeyCreatedAt, on a managed Secret, is when the current key was
+// generated. It lives on the Secret, not only in status, so a lost status
+// does not reset the rotation schedule.
+const AnnotationKeyCreatedAt = "hookgate.io/key-created-at"
+
+// reconcileSecret checks the signing Secret and, when spec.rotation asks
+// for it, generates, rotates and tidies the key. It returns whether the
+// endpoint can verify, and when it next needs attention (0: not scheduled).
+func (r *Reconciler) reconcileSecret(ctx context.Context, obj *hookv1.WebhookEndpoint) (bool, time.Duration, error) {
+	if obj.Spec.Provider.IsAsymmetric() {
+		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
+			fmt.Sprintf("Provider %s verifies with spec.publicKeys (%d key(s)); no Secret needed", obj.Spec.Provider, len(obj.Spec.PublicKeys)))
+		obj.Status.Secret = nil
+		return true, 0, nil
+	}
+	ref := obj.Spec.SecretRef
+	if ref == nil {
+		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonSecretNotFound,
+			"spec.secretRef is required for provider "+string(obj.Spec.Provider))
+		return false, 0, nil
+	}
+	rot := obj.Spec.Rotation
+	key := types.NamespacedName{Namespace: obj.Namespace, Name: ref.Name}
+	dataKey := ref.GetKey()
+	var s corev1.Secret
+	err := r.Client.Get(ctx, key, &s)
+	switch {
+	case apierrors.IsNotFound(err) && rot != nil && rot.Generate:
+		s = corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, Labels: endpointLabels(obj)}}
+		// A Secret we made goes away with the endpoint.
+		if err := controllerutil.SetControllerReference(obj, &s, r.Client.Scheme()); err != nil {
+			return false, 0, err
+		}
+		if err := r.setNewKey(obj, &s, dataKey, false); err != nil {
+			return false, 0, err
+		}
+		if err := r.Client.Create(ctx, &s); err != nil {
+			return false, 0, fmt.Errorf("creating Secret %s: %w", key, err)
+		}
+		r.event(obj, corev1.EventTypeNormal, hookv1.ReasonSecretGenerated, "Secret", "Generated a signing secret in Secret %q key %q", key.Name, dataKey)
+	case apierrors.IsNotFound(err):
+		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonSecretNotFound,
+			fmt.Sprintf("Secret %q not found in namespace %q; create it with the signing secret under key %q, or set spec.rotation.generate",
+				key.Name, key.Namespace, dataKey))
+		return false, 0, nil
+	case err != nil:
+		return false, 0, fmt.Errorf("reading Secret %s: %w", key, err)
+	case len(s.Data[dataKey]) == 0 && rot != nil && rot.Generate:
+		patch := client.MergeFrom(s.DeepCopy())
+		if err := r.setNewKey(obj, &s, dataKey, false); err != nil {
+			return false, 0, err
+		}
+		if err := r.Client.Patch(ctx, &s, patch); err != nil {
+			return false, 0, fmt.Errorf("writing Secret %s: %w", key, err)
+		}
+		r.event(obj, corev1.EventTypeNormal, hookv1.ReasonSecretGenerated, "Secret", "Generated a signing secret in Secret %q key %q", key.Name, dataKey)
+	case len(s.Data[dataKey]) == 0:
+		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonSecretKeyMissing,
+			fmt.Sprintf("Secret %q has no non-empty key %q", key.Name, dataKey))
+		return false, 0, nil
+	}
+
+	var next time.Duration
+	if rot != nil {
+		var err error
+		if next, err = r.rotate(ctx, obj, &s, dataKey); err != nil {
+			return false, 0, err
+		}
+	} else {
+		obj.Status.Secret = nil
+	}
+	setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
+		fmt.Sprintf("Signing secret found in Secret %q key %q", key.Name, dataKey))
+	return true, next, nil
+}
+
+// rotate rotates the key when due or requested, drops an expired previous
+// key, and mirrors the schedule to status.
+func (r *Reconciler) rotate(ctx context.Context, obj *hookv1.WebhookEndpoint, s *corev1.Secret, dataKey string) (time.Duration, error) {
+	now := r.now()
+	rot := obj.Spec.Rotation
+	created := keyCreatedAt(s)
+	token := obj.Annotations[hookv1.AnnotationRotate]
+	var lastToken string
+	if obj.Status.Secret != nil {
+		lastToken = obj.Status.Secret.LastRotateToken
+	}
+	requested := token != "" && token != lastToken
+	due := rot.Interval != nil && rot.Interval.Duration > 0 && !created.IsZero() && !now.Before(created.Add(rot.Interval.Duration))
+	// A Secret the user filled in has no creation time: start its clock now.
+	adopt := created.IsZero()
+
+	prevExpires := previousExpiresAt(s)
+	expired := len(s.Data[dataKey+hookv1.PreviousKeySuffix]) > 0 && !prevExpires.IsZero() && !now.Before(prevExpires)
+
+	if requested || due || adopt || expired {
+		patch := client.MergeFrom(s.DeepCopy())
+		switch {
+		case requested || due:
+			if err := r.setNewKey(obj, s, dataKey, true); err != nil {
+				return 0, err
+			}
+		case adopt:
+			setAnnotation(s, AnnotationKeyCreatedAt, now.UTC().Format(time.RFC3339))
+		}
+		if expired && !(requested || due) {
+			delete(s.Data, dataKey+hookv1.PreviousKeySuffix)
+			delete(s.Annotations, hookv1.AnnotationPreviousKeyExpiresAt)
+		}
+		if err := r.Client.Patch(ctx, s, patch); err != nil {
+			return 0, fmt.Errorf("rotating Secret %s: %w", client.ObjectKeyFromObject(s), err)
+		}
+		if requested || due {
+			why := "interval elapsed"
+			if requested {
+				why = fmt.Sprintf("requested by %s=%s", hookv1.AnnotationRotate, token)
+			}
+			r.event(obj, corev1.EventTypeNormal, hookv1.ReasonSecretRotated, "Rotate",
+				"Rotated the signing secret in Secret %q (%s); the previous key is accepted until %s",
+				s.Name, why, previousExpiresAt(s).Format(time.RFC3339))
+		}
+	}
+
+	st := &hookv1.SecretStatus{LastRotateToken: token}
+	var next time.Duration
+	if c := keyCreatedAt(s); !c.IsZero() {
+		st.CreatedAt = &metav1.Time{Time: c}
+		if rot.Interval != nil && rot.Interval.Duration > 0 {
+			at := c.Add(rot.Interval.Duration)
+			st.NextRotationAt = &metav1.Time{Time: at}
+			next = at.Sub(now)
+		}
+	}
+	if len(s.Data[dataKey+hookv1.PreviousKeySuffix]) > 0 {
+		if pe := previousExpiresAt(s); !pe.IsZero() {
+			st.PreviousExpiresAt = &metav1.Time{Time: pe}
+			if d := pe.Sub(now); next == 0 || d < next {
+				next = d
+			}
+		}
+	}
+	obj.Status.Secret = st
+	if next > 0 {
+		// Never spin: a schedule in the past is handled on the next pass.
+		next = max(next, time.Second)
+	}
+	return next, nil
+}
+
+// setNewKey writes a fresh key; with keepPrevious the current one becomes
+// the previous key for the grace period.
+func (r *Reconciler) setNewKey(obj *hookv1.WebhookEndpoint, s *corev1.Secret, dataKey string, keepPrevious bool) error {
+	v, err := newSecretValue(obj.Spec.Provider)
+	if err != nil {
+		return err
+	}
+	if s.Data == nil {
+		s.Data = map[string][]byte{}
+	}
+	now := r.now().UTC()
+	if keepPrevious && len(s.Data[dataKey]) > 0 {
+		s.Data[dataKey+hookv1.PreviousKeySuffix] = s.Data[dataKey]
+		setAnnotation(s, hookv1.AnnotationPreviousKeyExpiresAt, now.Add(obj.Spec.Rotation.GetGracePeriod()).Format(time.RFC3339))
+	}
+	s.Data[dataKey] = v
+	setAnnotation(s, AnnotationKeyCreatedAt, now.Format(time.RFC3339))
+	return nil
+}
+
+// newSecretValue returns 256 random bits in the form the provider's
+// verifier expects: whsec_<base64> for Standard Webhooks, hex otherwise.
+func newSecretValue(p hookv1.Provider) ([]byte, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("generating secret: %w", err)
+	}
+	if p == hookv1.ProviderStandardWebhooks {
+		return []byte("whsec_" + base64.StdEncoding.EncodeToString(b)), nil
+	}
+	return []byte(hex.EncodeToString(b)), nil
+}
+
+func keyCreatedAt(s *corev1.Secret) time.Time {
+	t, _ := time.Parse(time.RFC3339, s.Annotations[AnnotationKeyCreatedAt])
+	return t
+}
+
+func previousExpiresAt(s *corev1.Secret) time.Time {
+	t, _ := time.Parse(time.RFC3339, s.Annotations[hookv1.AnnotationPreviousKeyExpiresAt])
+	return t
+}
+
+func setAnnotation(o metav1.Object, k, v string) {
+	a := o.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[k] = v
+	o.SetAnnotations(a)
+}
+
+func endpointLabels(obj *hookv1.WebhookEndpoint) map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/managed-by": "hookgate",
+		hookv1.LabelEndpointName:       obj.Name,
+		hookv1.LabelEndpointNamespace:  obj.Namespace,
+		hookv1.LabelEndpointUID:        string(obj.UID),
+	}
+}
