@@ -51,8 +51,12 @@ dev: control-plane build ## Run the whole system locally: control plane, control
 ##@ Test
 
 .PHONY: test
-test: control-plane vet verify-generated ## Run every test against a real kube-apiserver and etcd.
+test: control-plane $(HELM) vet verify-generated helm-lint ## Run every test against a real kube-apiserver and etcd.
 	go test ./... -count=1 -timeout 20m
+
+.PHONY: helm-lint
+helm-lint: $(HELM) ## Lint the Helm chart.
+	$(HELM) lint charts/hookgate --strict
 
 .PHONY: verify-generated
 verify-generated: generate manifests ## Fail when generated files are not committed.

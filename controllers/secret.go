@@ -23,6 +23,12 @@ import (
 // does not reset the rotation schedule.
 const AnnotationKeyCreatedAt = "hookgate.io/key-created-at"
 
+// AnnotationLastRotateToken, on a managed Secret, is the last
+// hookgate.io/rotate value acted on. It sits on the Secret, which is written
+// with an optimistic lock, so a stale cache can never rotate twice for one
+// request.
+const AnnotationLastRotateToken = "hookgate.io/last-rotate-token"
+
 // reconcileSecret checks the signing Secret and, when spec.rotation asks
 // for it, generates, rotates and tidies the key. It returns whether the
 // endpoint can verify, and when it next needs attention (0: not scheduled).
@@ -66,7 +72,7 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, obj *hookv1.WebhookEnd
 	case err != nil:
 		return false, 0, fmt.Errorf("reading Secret %s: %w", key, err)
 	case len(s.Data[dataKey]) == 0 && rot != nil && rot.Generate:
-		patch := client.MergeFrom(s.DeepCopy())
+		patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		if err := r.setNewKey(obj, &s, dataKey, false); err != nil {
 			return false, 0, err
 		}
@@ -101,11 +107,7 @@ func (r *Reconciler) rotate(ctx context.Context, obj *hookv1.WebhookEndpoint, s 
 	rot := obj.Spec.Rotation
 	created := keyCreatedAt(s)
 	token := obj.Annotations[hookv1.AnnotationRotate]
-	var lastToken string
-	if obj.Status.Secret != nil {
-		lastToken = obj.Status.Secret.LastRotateToken
-	}
-	requested := token != "" && token != lastToken
+	requested := token != "" && token != s.Annotations[AnnotationLastRotateToken]
 	due := rot.Interval != nil && rot.Interval.Duration > 0 && !created.IsZero() && !now.Before(created.Add(rot.Interval.Duration))
 	// A Secret the user filled in has no creation time: start its clock now.
 	adopt := created.IsZero()
@@ -114,11 +116,14 @@ func (r *Reconciler) rotate(ctx context.Context, obj *hookv1.WebhookEndpoint, s 
 	expired := len(s.Data[dataKey+hookv1.PreviousKeySuffix]) > 0 && !prevExpires.IsZero() && !now.Before(prevExpires)
 
 	if requested || due || adopt || expired {
-		patch := client.MergeFrom(s.DeepCopy())
+		patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		switch {
 		case requested || due:
 			if err := r.setNewKey(obj, s, dataKey, true); err != nil {
 				return 0, err
+			}
+			if requested {
+				setAnnotation(s, AnnotationLastRotateToken, token)
 			}
 		case adopt:
 			setAnnotation(s, AnnotationKeyCreatedAt, now.UTC().Format(time.RFC3339))
@@ -141,7 +146,7 @@ func (r *Reconciler) rotate(ctx context.Context, obj *hookv1.WebhookEndpoint, s 
 		}
 	}
 
-	st := &hookv1.SecretStatus{LastRotateToken: token}
+	st := &hookv1.SecretStatus{LastRotateToken: s.Annotations[AnnotationLastRotateToken]}
 	var next time.Duration
 	if c := keyCreatedAt(s); !c.IsZero() {
 		st.CreatedAt = &metav1.Time{Time: c}

@@ -5,6 +5,12 @@
 // this load generator and net/http allow, so the ratio isolates what
 // verification, storage and bookkeeping cost.
 //
+// The load generator runs in the same process and on the same CPUs as the
+// server, so absolute figures are lower bounds of what a dedicated receiver
+// reaches; the ratio is the figure to compare across commits. Anything else
+// busy on the machine skews both, the bare run the most: rerun on a quiet
+// machine before trusting a change of a few percent.
+//
 // Run it with `make bench` or `go run ./test/bench -h` for the flags. It
 // exits non-zero when any request failed or answered non-2xx, or when the
 // number of stored events does not match the number of accepted requests.

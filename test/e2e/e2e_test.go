@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"net"
 	"fmt"
 	"io"
 	"net/http"
@@ -48,8 +50,15 @@ type received struct {
 }
 
 func newTarget() *target {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	return newTargetOn(l)
+}
+
+// newTargetOn serves the target on a given listener.
+func newTargetOn(l net.Listener) *target {
 	t := &target{}
-	t.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	t.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		t.mu.Lock()
 		t.got = append(t.got, received{header: r.Header.Clone(), body: string(b)})
@@ -61,8 +70,23 @@ func newTarget() *target {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
+	t.srv.Listener.Close()
+	t.srv.Listener = l
+	t.srv.Start()
 	DeferCleanup(t.srv.Close)
 	return t
+}
+
+func (t *target) setFail(fail bool) {
+	t.mu.Lock()
+	t.fail = fail
+	t.mu.Unlock()
+}
+
+func decodeB64(b []byte) []byte {
+	out, err := base64.StdEncoding.DecodeString(string(b))
+	Expect(err).NotTo(HaveOccurred())
+	return out
 }
 
 func (t *target) port() int32 {
@@ -260,9 +284,7 @@ var _ = Describe("A webhook through the whole system", func() {
 		f := setup(hookv1.ProviderGitHub, []byte("s"), func(ep *hookv1.WebhookEndpoint) {
 			ep.Spec.Delivery.MaxAttempts = ptr.To[int32](3)
 		})
-		f.target.mu.Lock()
-		f.target.fail = true
-		f.target.mu.Unlock()
+		f.target.setFail(true)
 		Expect(f.github(`{"n":1}`, "doomed")).To(Equal(http.StatusOK))
 
 		Eventually(f.counters(), timeout, poll).Should(And(

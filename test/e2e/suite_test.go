@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -46,9 +47,11 @@ func TestE2E(t *testing.T) {
 
 // proc is one hookgate process with its output in a log file.
 type proc struct {
-	name string
-	args []string
-	log  string
+	name       string
+	args       []string
+	env        []string
+	kubeconfig string
+	log        string
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 }
@@ -60,7 +63,7 @@ func (p *proc) start() {
 	Expect(err).NotTo(HaveOccurred())
 	fmt.Fprintf(f, "===== %s starting at %s\n", p.name, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(binary, p.args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+p.kubeconfig), p.env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	Expect(cmd.Start()).To(Succeed())
 	p.cmd = cmd
@@ -132,12 +135,9 @@ var _ = BeforeSuite(func() {
 	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	user, err := testEnv.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
+	admin, err := testEnv.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
 	Expect(err).NotTo(HaveOccurred())
-	kc, err := user.KubeConfig()
-	Expect(err).NotTo(HaveOccurred())
-	kubeconfig = filepath.Join(workDir, "kubeconfig")
-	Expect(os.WriteFile(kubeconfig, kc, 0o600)).To(Succeed())
+	kubeconfig = writeKubeconfig(admin, "admin")
 
 	binary = filepath.Join(workDir, "hookgate")
 	build := exec.Command("go", "build", "-o", binary, "./cmd/hookgate")
@@ -145,26 +145,55 @@ var _ = BeforeSuite(func() {
 	out, err := build.CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), string(out))
 
+	By("installing the chart's CRDs and RBAC, after a server-side dry run of the whole render")
+	kc("create", "namespace", releaseNamespace)
+	rendered, objs := renderChart()
+	renderedPath := filepath.Join(workDir, "chart.yaml")
+	Expect(os.WriteFile(renderedPath, []byte(rendered), 0o644)).To(Succeed())
+	kc("apply", "--server-side", "--dry-run=server", "-f", renderedPath)
+	var rbac []string
+	for _, o := range objs {
+		if rbacKinds[o.GetKind()] {
+			b, err := o.MarshalJSON()
+			Expect(err).NotTo(HaveOccurred())
+			rbac = append(rbac, string(b))
+		}
+	}
+	rbacPath := filepath.Join(workDir, "rbac.json")
+	Expect(os.WriteFile(rbacPath, []byte(`{"apiVersion":"v1","kind":"List","items":[`+strings.Join(rbac, ",")+`]}`), 0o644)).To(Succeed())
+	kc("apply", "--server-side", "-f", rbacPath)
+
+	By("running manager and receiver as the chart's ServiceAccounts with the chart's flags")
+	mgrSA, mgrArgs := podSpecOf(findObject(objs, "Deployment", releaseName+"-manager"))
+	rcvSA, rcvArgs := podSpecOf(findObject(objs, "StatefulSet", releaseName+"-receiver"))
 	ports.http, ports.probe, ports.nats, ports.mgrProbe = freePort(), freePort(), freePort(), freePort()
-	receiver = &proc{name: "receiver", log: filepath.Join(workDir, "receiver.log"), args: []string{
-		"receiver",
-		"--listen", "127.0.0.1:" + strconv.Itoa(ports.http),
-		"--metrics-bind-address", "0",
-		"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(ports.probe),
-		"--nats-listen", "127.0.0.1:" + strconv.Itoa(ports.nats),
-		"--data-dir", filepath.Join(workDir, "jetstream"),
-	}}
-	manager = &proc{name: "manager", log: filepath.Join(workDir, "manager.log"), args: []string{
-		"manager",
-		"--metrics-bind-address", "0",
-		"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(ports.mgrProbe),
-		"--nats-url", "nats://127.0.0.1:" + strconv.Itoa(ports.nats),
-		"--public-base-url", receiverURL(),
-		"--status-interval", "300ms",
-	}}
+	receiver = &proc{name: "receiver", log: filepath.Join(workDir, "receiver.log"),
+		kubeconfig: saKubeconfig(rcvSA),
+		args: localArgs(rcvArgs, map[string]string{
+			"--listen":                    "127.0.0.1:" + strconv.Itoa(ports.http),
+			"--metrics-bind-address":      "0",
+			"--health-probe-bind-address": "127.0.0.1:" + strconv.Itoa(ports.probe),
+			"--nats-listen":               "127.0.0.1:" + strconv.Itoa(ports.nats),
+			"--data-dir":                  filepath.Join(workDir, "jetstream"),
+		})}
+	manager = &proc{name: "manager", log: filepath.Join(workDir, "manager.log"),
+		kubeconfig: saKubeconfig(mgrSA),
+		env:        []string{"POD_NAMESPACE=" + releaseNamespace},
+		args: localArgs(mgrArgs, map[string]string{
+			"--metrics-bind-address":      "0",
+			"--health-probe-bind-address": "127.0.0.1:" + strconv.Itoa(ports.mgrProbe),
+			"--nats-url":                  "nats://127.0.0.1:" + strconv.Itoa(ports.nats),
+			"--public-base-url":           receiverURL(),
+			"--status-interval":           "300ms",
+			// Outside a pod there is no namespace file to find it from.
+			"--leader-election-namespace": releaseNamespace,
+		})}
+	Expect(receiver.args[0]).To(Equal("receiver"))
+	Expect(manager.args[0]).To(Equal("manager"))
 	startReceiver()
 	manager.start()
 	waitReady(ports.mgrProbe)
+	fmt.Fprintf(GinkgoWriter, "receiver %v\nmanager %v\n", receiver.args, manager.args)
 	DeferCleanup(func() { manager.stop(); receiver.stop() })
 })
 
@@ -187,3 +216,23 @@ var _ = AfterEach(func() {
 })
 
 func ctxT() context.Context { return context.Background() }
+
+func writeKubeconfig(u *envtest.AuthenticatedUser, name string) string {
+	b, err := u.KubeConfig()
+	Expect(err).NotTo(HaveOccurred())
+	p := filepath.Join(workDir, name+".kubeconfig")
+	Expect(os.WriteFile(p, b, 0o600)).To(Succeed())
+	return p
+}
+
+// saKubeconfig authenticates as a ServiceAccount of the release, so the
+// chart's RBAC is what the process gets: too little and the test fails.
+func saKubeconfig(sa string) string {
+	Expect(sa).NotTo(BeEmpty())
+	u, err := testEnv.AddUser(envtest.User{
+		Name:   "system:serviceaccount:" + releaseNamespace + ":" + sa,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + releaseNamespace, "system:authenticated"},
+	}, nil)
+	Expect(err).NotTo(HaveOccurred())
+	return writeKubeconfig(u, sa)
+}
