@@ -207,10 +207,18 @@ func (d *Dispatcher) consume(ctx context.Context, r *runner) error {
 	if err != nil {
 		return fmt.Errorf("consuming: %w", err)
 	}
-	<-ctx.Done()
+	// Consuming also ends on its own, e.g. when the consumer is deleted;
+	// returning then lets run recreate it instead of idling until restart.
+	select {
+	case <-ctx.Done():
+	case <-cc.Closed():
+	}
 	cc.Drain()
 	<-cc.Closed()
 	wg.Wait()
+	if ctx.Err() == nil {
+		return errors.New("consumer stopped delivering")
+	}
 	return nil
 }
 
@@ -247,7 +255,11 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 		return
 	}
 	if aerr == nil {
-		if err := msg.DoubleAck(ctx); err != nil {
+		// The target has the event: confirm that even while shutting down,
+		// or it would be delivered again after AckWait.
+		ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := msg.DoubleAck(ackCtx); err != nil {
 			log.Error(err, "Acknowledging delivered event failed; it may be delivered again")
 			return
 		}
@@ -361,6 +373,8 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 			return 0
 		}
 		return time.Duration(min(s, int(maxRetryAfter/time.Second))) * time.Second
+	} else if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+		return maxRetryAfter
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return min(t.Sub(now), maxRetryAfter)

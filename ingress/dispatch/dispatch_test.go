@@ -1,0 +1,708 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/hookgate/hookgate/ingress/registry"
+	"github.com/hookgate/hookgate/internal/queue"
+)
+
+var receivedAt = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+
+// startQueue runs a real embedded JetStream in a temp dir.
+func startQueue(t *testing.T) *queue.Queue {
+	t.Helper()
+	s, err := queue.StartEmbedded(queue.EmbeddedOptions{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	q, err := queue.Open(context.Background(), nc, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+// call is one request the target received.
+type call struct {
+	at     time.Time
+	method string
+	path   string
+	header http.Header
+	body   []byte
+}
+
+// target is an HTTP target on loopback that records every request and
+// answers with respond, which gets the 1-based number of the call.
+type target struct {
+	srv     *httptest.Server
+	respond func(n int, w http.ResponseWriter, r *http.Request)
+
+	mu    sync.Mutex
+	calls []call
+}
+
+func newTarget(t *testing.T, respond func(n int, w http.ResponseWriter, r *http.Request)) *target {
+	t.Helper()
+	tg := &target{respond: respond}
+	tg.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		tg.mu.Lock()
+		tg.calls = append(tg.calls, call{at: time.Now(), method: r.Method, path: r.URL.Path, header: r.Header.Clone(), body: body})
+		n := len(tg.calls)
+		tg.mu.Unlock()
+		tg.respond(n, w, r)
+	}))
+	t.Cleanup(tg.srv.Close)
+	return tg
+}
+
+func (tg *target) received() []call {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return slices.Clone(tg.calls)
+}
+
+// receivedFrom is the calls for one endpoint, told apart by the header the
+// dispatcher adds.
+func (tg *target) receivedFrom(endpoint string) []call {
+	var out []call
+	for _, c := range tg.received() {
+		if c.header.Get(HeaderEndpoint) == endpoint {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func ok(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }
+
+// fixedResolver sends every target to one base URL; the resolver is not
+// under test here.
+type fixedResolver struct{ base string }
+
+func (f fixedResolver) Resolve(context.Context, string, registry.Target) (string, error) {
+	return f.base, nil
+}
+
+// testEndpoint is an endpoint with a policy quick enough for tests.
+func testEndpoint(uid string) *registry.Endpoint {
+	return &registry.Endpoint{
+		UID: uid, Key: types.NamespacedName{Namespace: "team-a", Name: "ep-" + uid},
+		Path: "/hook/" + uid, Provider: "github",
+		Target:      registry.Target{Service: "sink", Port: 80, Path: "/events"},
+		MaxAttempts: 5, BackoffInitial: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
+		Timeout: 5 * time.Second,
+	}
+}
+
+// startDispatcher runs a Dispatcher until the test ends and checks that it
+// stops cleanly.
+func startDispatcher(t *testing.T, q *queue.Queue, reg *registry.Registry, tg *target, opts ...func(*Dispatcher)) *Dispatcher {
+	t.Helper()
+	d := &Dispatcher{
+		Queue: q, Registry: reg, Resolver: fixedResolver{tg.srv.URL},
+		Log: testr.New(t), Metrics: NewMetrics(prometheus.NewRegistry()),
+	}
+	for _, o := range opts {
+		o(d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("dispatcher stopped with %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("dispatcher did not stop within 20s of its context ending")
+		}
+	})
+	return d
+}
+
+// lockDispatcher takes the dispatcher's lock, giving up after 5s so that a
+// dispatcher stuck in sync fails the test instead of hanging it.
+func lockDispatcher(d *Dispatcher) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for !d.mu.TryLock() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}
+
+// running reports whether the dispatcher has a consumer loop for uid; a
+// dispatcher stuck holding its lock counts as running. Call it only once the
+// dispatcher has synced at least once (an event arrived or waitForConsumer
+// returned): Start creates the runner map unguarded.
+func running(d *Dispatcher, uid string) bool {
+	if !lockDispatcher(d) {
+		return true
+	}
+	defer d.mu.Unlock()
+	_, ok := d.runners[uid]
+	return ok
+}
+
+// endpointSeen is the endpoint the dispatcher's consumer loop for uid uses
+// now, nil without one (or when the dispatcher is stuck). The same caveat
+// as for running applies.
+func endpointSeen(d *Dispatcher, uid string) *registry.Endpoint {
+	if !lockDispatcher(d) {
+		return nil
+	}
+	r := d.runners[uid]
+	d.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.ep.Load()
+}
+
+// waitForConsumer waits until the durable consumer of uid exists, which
+// the dispatcher creates once it runs a loop for the endpoint.
+func waitForConsumer(t *testing.T, q *queue.Queue, uid string) {
+	t.Helper()
+	eventually(t, 10*time.Second, func() error {
+		_, err := q.JS.Consumer(context.Background(), queue.EventsStream, queue.ConsumerName(uid))
+		return err
+	})
+}
+
+func event(uid, delivery string) *queue.Event {
+	return &queue.Event{
+		EndpointUID: uid, Endpoint: "team-a/ep-" + uid, Provider: "github",
+		DeliveryID: delivery, ReceivedAt: receivedAt,
+		Header: map[string][]string{
+			"Content-Type":   {"application/json"},
+			"X-Github-Event": {"push"},
+			"X-Multi":        {"one", "two"},
+		},
+		Body: []byte(`{"ref":"refs/heads/main","delivery":"` + delivery + `"}`),
+	}
+}
+
+func enqueue(t *testing.T, q *queue.Queue, ev *queue.Event) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if r, err := q.Enqueue(ctx, ev, time.Hour); err != nil || r.Duplicate {
+		t.Fatalf("enqueue: %+v, %v", r, err)
+	}
+}
+
+// eventually polls cond until it returns nil or timeout passes.
+func eventually(t *testing.T, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still not true after %s: %v", timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// consistently polls cond for the whole of d and fails at the first error.
+func consistently(t *testing.T, d time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if err := cond(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// countersReach waits until the endpoint's delivery counters equal want.
+func countersReach(t *testing.T, q *queue.Queue, uid string, want queue.Counters) {
+	t.Helper()
+	eventually(t, 15*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c, err := q.ReadCounters(ctx, uid)
+		if err != nil {
+			return err
+		}
+		if c != want {
+			return fmt.Errorf("counters = %+v, want %+v", c, want)
+		}
+		return nil
+	})
+}
+
+func readState(t *testing.T, q *queue.Queue, uid string) queue.DeliveryState {
+	t.Helper()
+	st, err := q.ReadState(context.Background(), uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// storedFor is how many events of uid the events stream still holds.
+func storedFor(t *testing.T, q *queue.Queue, uid string) uint64 {
+	t.Helper()
+	ctx := context.Background()
+	s, err := q.JS.Stream(ctx, queue.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(queue.EventsSubject(uid)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Subjects[queue.EventsSubject(uid)]
+}
+
+func attemptsOf(calls []call) []string {
+	out := make([]string, len(calls))
+	for i, c := range calls {
+		out[i] = c.header.Get(HeaderAttempt)
+	}
+	return out
+}
+
+type dispatchCase struct {
+	name     string
+	endpoint func(*registry.Endpoint)
+	respond  func(n int, w http.ResponseWriter, r *http.Request)
+	// wantCounters is the state the endpoint settles in.
+	wantCounters queue.Counters
+	wantAttempts []string
+	check        func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, calls []call)
+}
+
+func TestDispatcher(t *testing.T) {
+	cases := []dispatchCase{{
+		name:         "an event is delivered with its original body and headers and our own",
+		respond:      ok,
+		wantCounters: queue.Counters{Delivered: 1},
+		wantAttempts: []string{"1"},
+		check: func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, calls []call) {
+			c := calls[0]
+			if c.method != http.MethodPost || c.path != "/events" {
+				t.Errorf("request = %s %s, want POST /events", c.method, c.path)
+			}
+			if string(c.body) != string(ev.Body) {
+				t.Errorf("body = %q, want the original %q", c.body, ev.Body)
+			}
+			for k, want := range ev.Header {
+				if got := c.header.Values(k); !slices.Equal(got, want) {
+					t.Errorf("original header %s = %q, want %q", k, got, want)
+				}
+			}
+			for k := range c.header {
+				if strings.HasPrefix(k, queue.HeaderOrigPrefix) || strings.HasPrefix(k, "Nats-") {
+					t.Errorf("storage header %s leaked to the target", k)
+				}
+			}
+			ours := map[string]string{
+				HeaderDeliveryID: ev.DeliveryID,
+				HeaderEndpoint:   ep.Key.String(),
+				HeaderProvider:   "github",
+				HeaderReceivedAt: receivedAt.Format(time.RFC3339Nano),
+				HeaderEventSeq:   "1",
+			}
+			for k, want := range ours {
+				if got := c.header.Get(k); got != want {
+					t.Errorf("header %s = %q, want %q", k, got, want)
+				}
+			}
+			st := readState(t, q, ep.UID)
+			if st.LastDelivery == nil {
+				t.Error("no last delivery recorded")
+			}
+			if st.LastFailure != nil {
+				t.Errorf("a failure was recorded for a clean delivery: %+v", *st.LastFailure)
+			}
+		},
+	}, {
+		name: "a target that fails twice and then succeeds gets the event on the third attempt",
+		respond: func(n int, w http.ResponseWriter, _ *http.Request) {
+			if n <= 2 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		},
+		wantCounters: queue.Counters{Delivered: 1, Retries: 2},
+		wantAttempts: []string{"1", "2", "3"},
+		check: func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, calls []call) {
+			for i, c := range calls {
+				if string(c.body) != string(ev.Body) || c.header.Get(HeaderDeliveryID) != ev.DeliveryID {
+					t.Errorf("attempt %d carried a different event", i+1)
+				}
+			}
+			st := readState(t, q, ep.UID)
+			if st.LastDelivery == nil {
+				t.Error("no last delivery recorded")
+			}
+			if st.LastFailure == nil || st.LastFailure.Reason != "HTTP503" {
+				t.Errorf("last failure = %+v, want reason HTTP503", st.LastFailure)
+			}
+		},
+	}, {
+		name: "a target's Retry-After delays the next attempt beyond our own backoff",
+		respond: func(n int, w http.ResponseWriter, _ *http.Request) {
+			if n == 1 {
+				w.Header().Set("Retry-After", "1")
+				w.WriteHeader(http.StatusTooManyRequests)
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		},
+		wantCounters: queue.Counters{Delivered: 1, Retries: 1},
+		wantAttempts: []string{"1", "2"},
+		check: func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, calls []call) {
+			// Our backoff is at most 20ms; only Retry-After explains a
+			// second's wait. A little slack covers timer granularity.
+			if gap := calls[1].at.Sub(calls[0].at); gap < 950*time.Millisecond {
+				t.Errorf("second attempt came %s after the first, want at least the 1s the target asked for", gap)
+			}
+			if st := readState(t, q, ep.UID); st.LastFailure == nil || st.LastFailure.Reason != "HTTP429" {
+				t.Errorf("last failure = %+v, want reason HTTP429", st.LastFailure)
+			}
+		},
+	}, {
+		name:     "a target that always fails gets MaxAttempts attempts and the event is dead-lettered",
+		endpoint: func(ep *registry.Endpoint) { ep.MaxAttempts = 3 },
+		respond: func(_ int, w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusInternalServerError)
+		},
+		wantCounters: queue.Counters{Retries: 2, DeadLettered: 1},
+		wantAttempts: []string{"1", "2", "3"},
+		check: func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, _ []call) {
+			ctx := context.Background()
+			dlq, err := q.JS.Stream(ctx, queue.DLQStream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := dlq.GetLastMsgForSubject(ctx, queue.DLQSubject(ep.UID))
+			if err != nil {
+				t.Fatalf("no dead letter on %s: %v", queue.DLQSubject(ep.UID), err)
+			}
+			if string(m.Data) != string(ev.Body) {
+				t.Errorf("dead letter body = %q, want the original %q", m.Data, ev.Body)
+			}
+			if got := m.Header.Get(queue.HeaderAttempts); got != "3" {
+				t.Errorf("%s = %q, want 3", queue.HeaderAttempts, got)
+			}
+			if got := m.Header.Get(queue.HeaderLastError); !strings.HasPrefix(got, "HTTP500") {
+				t.Errorf("%s = %q, want the HTTP500 failure", queue.HeaderLastError, got)
+			}
+			if got := m.Header.Get(queue.HeaderDelivery); got != ev.DeliveryID {
+				t.Errorf("dead letter lost its delivery id: %q", got)
+			}
+			if got := m.Header.Get("Orig-X-Github-Event"); got != "push" {
+				t.Errorf("dead letter lost the original headers: Orig-X-Github-Event = %q", got)
+			}
+			for k := range m.Header {
+				if strings.HasPrefix(k, "Nats-") {
+					t.Errorf("dead letter carries the stream header %s", k)
+				}
+			}
+			if n := storedFor(t, q, ep.UID); n != 0 {
+				t.Errorf("events stream still holds %d events of the endpoint", n)
+			}
+			st := readState(t, q, ep.UID)
+			if st.LastFailure == nil || st.LastFailure.Reason != "HTTP500" {
+				t.Errorf("last failure = %+v, want reason HTTP500", st.LastFailure)
+			}
+			if st.LastDelivery != nil {
+				t.Errorf("a delivery was recorded at %s though none succeeded", st.LastDelivery)
+			}
+		},
+	}, {
+		name:     "a target slower than the timeout counts as a failed attempt with reason Timeout",
+		endpoint: func(ep *registry.Endpoint) { ep.Timeout = 250 * time.Millisecond },
+		respond: func(n int, w http.ResponseWriter, r *http.Request) {
+			if n == 1 {
+				select {
+				case <-r.Context().Done():
+				case <-time.After(10 * time.Second):
+				}
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		},
+		wantCounters: queue.Counters{Delivered: 1, Retries: 1},
+		wantAttempts: []string{"1", "2"},
+		check: func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, calls []call) {
+			st := readState(t, q, ep.UID)
+			if st.LastFailure == nil || st.LastFailure.Reason != "Timeout" {
+				t.Fatalf("last failure = %+v, want reason Timeout", st.LastFailure)
+			}
+			if !strings.Contains(st.LastFailure.Message, "250ms") {
+				t.Errorf("failure message %q does not say the timeout", st.LastFailure.Message)
+			}
+			if gap := calls[1].at.Sub(calls[0].at); gap < 250*time.Millisecond {
+				t.Errorf("second attempt came %s after the first, before the 250ms timeout", gap)
+			}
+		},
+	}}
+
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			q := startQueue(t)
+			tg := newTarget(t, tc.respond)
+			reg := registry.New()
+			ep := testEndpoint("u1")
+			if tc.endpoint != nil {
+				tc.endpoint(ep)
+			}
+			reg.Upsert(ep)
+			ev := event(ep.UID, "d-1")
+			enqueue(t, q, ev)
+			startDispatcher(t, q, reg, tg)
+
+			countersReach(t, q, ep.UID, tc.wantCounters)
+			calls := tg.received()
+			if got := attemptsOf(calls); !slices.Equal(got, tc.wantAttempts) {
+				t.Fatalf("target saw attempts %q, want %q", got, tc.wantAttempts)
+			}
+			if tc.check != nil {
+				tc.check(t, q, ep, ev, calls)
+			}
+		})
+	}
+}
+
+// TestSuspendedEndpointReceivesNothingUntilResumed uses a second, active
+// endpoint as a witness: once its event has arrived the dispatcher is
+// demonstrably running, so the suspended endpoint's silence means something.
+func TestSuspendedEndpointReceivesNothingUntilResumed(t *testing.T) {
+	q := startQueue(t)
+	tg := newTarget(t, ok)
+	reg := registry.New()
+	paused, witness := testEndpoint("paused"), testEndpoint("witness")
+	paused.Suspended = true
+	reg.Upsert(paused)
+	reg.Upsert(witness)
+	d := startDispatcher(t, q, reg, tg)
+	pausedName, witnessName := paused.Key.String(), witness.Key.String()
+
+	staysQueued := func(uid string, received int, pending int64) func() error {
+		return func() error {
+			if n := len(tg.receivedFrom(pausedName)); n != received {
+				return fmt.Errorf("suspended endpoint received %d requests, want still %d", n, received)
+			}
+			if running(d, uid) {
+				return errors.New("dispatcher runs a consumer for a suspended endpoint")
+			}
+			c, err := q.ReadCounters(context.Background(), uid)
+			if err != nil {
+				return err
+			}
+			if c.Pending != pending {
+				return fmt.Errorf("pending = %d, want %d", c.Pending, pending)
+			}
+			return nil
+		}
+	}
+	arrived := func(endpoint string, n int) func() error {
+		return func() error {
+			if got := len(tg.receivedFrom(endpoint)); got != n {
+				return fmt.Errorf("%s received %d requests, want %d", endpoint, got, n)
+			}
+			return nil
+		}
+	}
+
+	// Suspended from the start.
+	enqueue(t, q, event("paused", "p-1"))
+	enqueue(t, q, event("witness", "w-1"))
+	eventually(t, 10*time.Second, arrived(witnessName, 1))
+	consistently(t, 300*time.Millisecond, staysQueued("paused", 0, 1))
+
+	resumed := *paused
+	resumed.Suspended = false
+	reg.Upsert(&resumed)
+	eventually(t, 10*time.Second, arrived(pausedName, 1))
+	countersReach(t, q, "paused", queue.Counters{Delivered: 1})
+
+	// Suspended while running.
+	suspended := resumed
+	suspended.Suspended = true
+	reg.Upsert(&suspended)
+	eventually(t, 10*time.Second, func() error {
+		if running(d, "paused") {
+			return errors.New("consumer loop still running after suspension")
+		}
+		return nil
+	})
+	enqueue(t, q, event("paused", "p-2"))
+	enqueue(t, q, event("witness", "w-2"))
+	eventually(t, 10*time.Second, arrived(witnessName, 2))
+	consistently(t, 300*time.Millisecond, staysQueued("paused", 1, 1))
+
+	reg.Upsert(&resumed)
+	eventually(t, 10*time.Second, arrived(pausedName, 2))
+	countersReach(t, q, "paused", queue.Counters{Delivered: 2})
+	if got := tg.receivedFrom(pausedName)[1].header.Get(HeaderDeliveryID); got != "p-2" {
+		t.Fatalf("second delivery after resuming was %q, want p-2", got)
+	}
+}
+
+// TestDispatcherDeliversEveryEventOnce sends a batch through the
+// concurrent delivery path and checks nothing is lost or repeated.
+func TestDispatcherDeliversEveryEventOnce(t *testing.T) {
+	q := startQueue(t)
+	tg := newTarget(t, ok)
+	reg := registry.New()
+	ep := testEndpoint("batch")
+	reg.Upsert(ep)
+	startDispatcher(t, q, reg, tg)
+	const n = 50
+	for i := range n {
+		enqueue(t, q, event(ep.UID, "d-"+strconv.Itoa(i)))
+	}
+	countersReach(t, q, ep.UID, queue.Counters{Delivered: n})
+	seen := map[string]int{}
+	for _, c := range tg.received() {
+		seen[c.header.Get(HeaderDeliveryID)]++
+	}
+	for i := range n {
+		if id := "d-" + strconv.Itoa(i); seen[id] != 1 {
+			t.Errorf("delivery %s arrived %d times, want once", id, seen[id])
+		}
+	}
+}
+
+// TestPolicyChangeAppliesWithoutRestartingTheConsumer changes an endpoint's
+// retry policy while its consumer loop is idle: the next event must follow
+// the new policy.
+func TestPolicyChangeAppliesWithoutRestartingTheConsumer(t *testing.T) {
+	q := startQueue(t)
+	tg := newTarget(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+	})
+	reg := registry.New()
+	ep := testEndpoint("policy")
+	ep.MaxAttempts = 5
+	reg.Upsert(ep)
+	d := startDispatcher(t, q, reg, tg)
+	waitForConsumer(t, q, ep.UID)
+
+	changed := *ep
+	changed.MaxAttempts = 2
+	changed.Generation++
+	reg.Upsert(&changed)
+	eventually(t, 10*time.Second, func() error {
+		if cur := endpointSeen(d, ep.UID); cur == nil || cur.Generation != changed.Generation {
+			return errors.New("dispatcher has not seen the new generation")
+		}
+		return nil
+	})
+
+	enqueue(t, q, event(ep.UID, "d-1"))
+	countersReach(t, q, ep.UID, queue.Counters{Retries: 1, DeadLettered: 1})
+	if got := attemptsOf(tg.received()); !slices.Equal(got, []string{"1", "2"}) {
+		t.Fatalf("target saw attempts %q, want the new MaxAttempts of 2", got)
+	}
+}
+
+// TestSuspendingDuringDeliveriesStopsPromptlyAndLosesNothing suspends an
+// endpoint while more events are queued than it delivers at once, so that
+// its consumer loop has deliveries in flight and messages buffered when it
+// is told to stop.
+func TestSuspendingDuringDeliveriesStopsPromptlyAndLosesNothing(t *testing.T) {
+	q := startQueue(t)
+	tg := newTarget(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(100 * time.Millisecond):
+			w.WriteHeader(http.StatusOK)
+		}
+	})
+	reg := registry.New()
+	ep := testEndpoint("busy")
+	reg.Upsert(ep)
+	const n = 20
+	for i := range n {
+		enqueue(t, q, event(ep.UID, "d-"+strconv.Itoa(i)))
+	}
+	d := startDispatcher(t, q, reg, tg, func(d *Dispatcher) { d.Concurrency = 2 })
+	eventually(t, 10*time.Second, func() error {
+		if len(tg.received()) < 3 {
+			return errors.New("deliveries have not started")
+		}
+		return nil
+	})
+
+	suspended := *ep
+	suspended.Suspended = true
+	reg.Upsert(&suspended)
+	eventually(t, 10*time.Second, func() error {
+		if running(d, ep.UID) {
+			return errors.New("consumer loop still running after suspension")
+		}
+		return nil
+	})
+
+	reg.Upsert(ep)
+	eventually(t, 30*time.Second, func() error {
+		c, err := q.ReadCounters(context.Background(), ep.UID)
+		if err != nil {
+			return err
+		}
+		if c.Delivered != n || c.Pending != 0 {
+			return fmt.Errorf("delivered %d, pending %d; want %d and 0", c.Delivered, c.Pending, n)
+		}
+		return nil
+	})
+}
+
+// TestDeletedConsumerIsRecreated removes the endpoint's durable consumer
+// behind the dispatcher's back (an operator with the nats CLI, a restore):
+// delivery must resume rather than stop silently until a restart.
+func TestDeletedConsumerIsRecreated(t *testing.T) {
+	q := startQueue(t)
+	tg := newTarget(t, ok)
+	reg := registry.New()
+	ep := testEndpoint("recreated")
+	reg.Upsert(ep)
+	startDispatcher(t, q, reg, tg)
+	enqueue(t, q, event(ep.UID, "d-1"))
+	countersReach(t, q, ep.UID, queue.Counters{Delivered: 1})
+
+	if err := q.JS.DeleteConsumer(context.Background(), queue.EventsStream, queue.ConsumerName(ep.UID)); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, q, event(ep.UID, "d-2"))
+	countersReach(t, q, ep.UID, queue.Counters{Delivered: 2})
+}
