@@ -89,8 +89,10 @@ func (r *Reconciler) event(obj *hookv1.WebhookEndpoint, typ, reason, action, for
 // +kubebuilder:rbac:groups=hookgate.io,resources=webhookendpoints/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;create;update;patch;delete
+// Routes are written only in the receiver's namespace: those verbs are in
+// the namespaced Role config/rbac/routes_role.yaml (and the chart's
+// routes-rbac.yaml), not in this ClusterRole.
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 

@@ -103,3 +103,51 @@ Fail early on combinations that cannot work.
 {{- fail "manager.replicas above 1 needs manager.leaderElect=true" }}
 {{- end }}
 {{- end }}
+
+{{/*
+The receiver Service that providers reach and that routes point at.
+*/}}
+{{- define "hookgate.receiverServiceName" -}}
+{{- printf "%s-receiver" (include "hookgate.fullname" .) }}
+{{- end }}
+
+{{/*
+Public base URL of the routes the manager creates, as the controller derives
+it: https with a TLS Secret, a ClusterIssuer or an HTTPRoute, else http.
+Empty when route.kind is None or route.host is empty.
+*/}}
+{{- define "hookgate.routeBaseURL" -}}
+{{- $r := .Values.route }}
+{{- if and (ne $r.kind "None") $r.host }}
+{{- $scheme := "http" }}
+{{- if or $r.tlsSecretName $r.clusterIssuer (eq $r.kind "HTTPRoute") }}
+{{- $scheme = "https" }}
+{{- end }}
+{{- printf "%s://%s" $scheme $r.host }}
+{{- end }}
+{{- end }}
+
+{{/*
+PodDisruptionBudget spec body. Call with (dict "pdb" .Values.x.podDisruptionBudget "replicas" .Values.x.replicas).
+minAvailable is used only with more than one replica: with one it would
+block every node drain.
+*/}}
+{{- define "hookgate.pdbSpec" -}}
+{{- $min := toString (default "" .pdb.minAvailable) }}
+{{- if and (ne $min "") (gt (int .replicas) 1) -}}
+minAvailable: {{ .pdb.minAvailable }}
+{{- else -}}
+maxUnavailable: {{ .pdb.maxUnavailable }}
+{{- end }}
+{{- end }}
+
+{{/*
+PromQL label matchers that select this release's receiver metrics.
+*/}}
+{{- define "hookgate.receiverMetricsSelector" -}}
+{{- if .Values.metrics.prometheusRule.selector }}
+{{- .Values.metrics.prometheusRule.selector }}
+{{- else }}
+{{- printf "job=%q,namespace=%q" (printf "%s-receiver-metrics" (include "hookgate.fullname" .)) .Release.Namespace }}
+{{- end }}
+{{- end }}
