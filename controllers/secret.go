@@ -33,7 +33,7 @@ const AnnotationLastRotateToken = "hookgate.io/last-rotate-token"
 // for it, generates, rotates and tidies the key. It returns whether the
 // endpoint can verify, and when it next needs attention (0: not scheduled).
 func (r *Reconciler) reconcileSecret(ctx context.Context, obj *hookv1.WebhookEndpoint) (bool, time.Duration, error) {
-	if obj.Spec.Provider.IsAsymmetric() {
+	if obj.Spec.VerifiesWithPublicKeysOnly() {
 		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
 			fmt.Sprintf("Provider %s verifies with spec.publicKeys (%d key(s)); no Secret needed", obj.Spec.Provider, len(obj.Spec.PublicKeys)))
 		obj.Status.Secret = nil

@@ -114,3 +114,10 @@ func (p Provider) ReceiverChoosesSecret() bool {
 	}
 	return false
 }
+
+// VerifiesWithPublicKeysOnly reports whether the endpoint needs no Secret:
+// its provider signs with a private key, or it lists public keys and no
+// Secret (Standard Webhooks v1a).
+func (s *WebhookEndpointSpec) VerifiesWithPublicKeysOnly() bool {
+	return s.Provider.IsAsymmetric() || (s.SecretRef == nil && len(s.PublicKeys) > 0)
+}

@@ -49,7 +49,7 @@ const (
 
 // WebhookEndpointSpec declares where a provider's webhooks are received, how
 // they are verified, and where they are delivered.
-// +kubebuilder:validation:XValidation:rule="self.provider in ['discord', 'sendgrid'] || has(self.secretRef)",message="spec.secretRef is required for this provider"
+// +kubebuilder:validation:XValidation:rule="self.provider in ['discord', 'sendgrid'] || has(self.secretRef) || (self.provider in ['standardwebhooks', 'svix'] && has(self.publicKeys))",message="spec.secretRef is required for this provider (standardwebhooks and svix may use spec.publicKeys instead)"
 // +kubebuilder:validation:XValidation:rule="!(self.provider in ['discord', 'sendgrid']) || (has(self.publicKeys) && size(self.publicKeys) > 0)",message="spec.publicKeys is required for discord and sendgrid"
 // +kubebuilder:validation:XValidation:rule="!has(self.publicKeys) || self.provider in ['discord', 'sendgrid', 'standardwebhooks', 'svix']",message="spec.publicKeys is only used by discord, sendgrid, standardwebhooks and svix"
 // +kubebuilder:validation:XValidation:rule="!has(self.github) || self.provider == 'github'",message="spec.github may only be set when provider is github"

@@ -109,7 +109,7 @@ func (l *Loader) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 }
 
 func (l *Loader) loadKeys(ctx context.Context, ep *hookv1.WebhookEndpoint, e *registry.Endpoint) {
-	if ep.Spec.Provider.IsAsymmetric() {
+	if ep.Spec.VerifiesWithPublicKeysOnly() {
 		for _, k := range ep.Spec.PublicKeys {
 			e.Keys = append(e.Keys, []byte(k))
 		}

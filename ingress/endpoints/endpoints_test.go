@@ -1,0 +1,72 @@
+package endpoints
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
+)
+
+// Every provider the API accepts must have a verifier in this receiver: an
+// enum value without one would pass validation and then answer 503 forever.
+func TestEveryProviderInTheCRDHasAVerifier(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", "hookgate.io_webhookendpoints.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.Unmarshal(b, &crd); err != nil {
+		t.Fatal(err)
+	}
+	enum := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"].Properties["provider"].Enum
+	if len(enum) < 20 {
+		t.Fatalf("only %d providers in the CRD enum", len(enum))
+	}
+	for _, raw := range enum {
+		var p string
+		if err := yaml.Unmarshal(raw.Raw, &p); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(p, func(t *testing.T) {
+			ep := &hookv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "e", UID: "u"}}
+			ep.Spec.Provider = hookv1.Provider(p)
+			ep.Spec.Target.Service = hookv1.ServiceTarget{Name: "t", Port: 80}
+			if p == string(hookv1.ProviderGenericHMAC) {
+				ep.Spec.GenericHMAC = &hookv1.GenericHMACSpec{}
+			}
+			e, err := Compile(ep)
+			if err != nil || e.Verifier == nil {
+				t.Fatalf("provider %q has no verifier: %v", p, err)
+			}
+		})
+	}
+}
+
+func TestCompileCarriesTheDeliveryPolicyAndLimits(t *testing.T) {
+	ep := &hookv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "e", UID: "u"}}
+	ep.Spec.Provider = hookv1.ProviderGitHub
+	ep.Spec.Target.Service = hookv1.ServiceTarget{Name: "t", Port: 80}
+	ep.Spec.SourceRanges = []string{"192.0.2.7/24"}
+	rps, maxBody := int32(5), int64(4096)
+	ep.Spec.Limits = hookv1.LimitsSpec{RequestsPerSecond: &rps, MaxBodyBytes: &maxBody}
+	ep.Spec.Delivery.Timeout = &metav1.Duration{Duration: 3 * time.Second}
+	e, err := Compile(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.SourceRanges[0].String() != "192.0.2.0/24" {
+		t.Fatalf("source range not masked: %s", e.SourceRanges[0])
+	}
+	if e.Limiter == nil || e.Limiter.Burst() != 5 || e.MaxBodyBytes != 4096 || e.Timeout != 3*time.Second {
+		t.Fatalf("limits not carried: %+v", e)
+	}
+	if e.MaxAttempts != hookv1.DefaultMaxAttempts || e.DedupeWindow != hookv1.DefaultDedupeWindow || e.Target.Path != "/" {
+		t.Fatalf("defaults not applied: %+v", e)
+	}
+}
