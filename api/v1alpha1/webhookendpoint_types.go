@@ -90,7 +90,9 @@ type WebhookEndpointSpec struct {
 
 	// ReplayTolerance is how far a signed timestamp may be from the
 	// receiver's clock before the request is refused, for providers that
-	// sign a timestamp. Defaults to 5m.
+	// sign a timestamp. Defaults to the provider's documented window (5m for
+	// most, 60s Linear, 5s Paddle, 10m Twitch, 8h Mailgun; see
+	// docs/providers.md) and 5m for generic-hmac.
 	// +optional
 	ReplayTolerance *metav1.Duration `json:"replayTolerance,omitempty"`
 
