@@ -49,7 +49,9 @@ func runErr(name string, args ...string) (string, error) {
 }
 
 // kc runs the kubectl built by hack/ against the test's API server.
-func kc(args ...string) string { return run(kubectl(), append([]string{"--kubeconfig", kubeconfig}, args...)...) }
+func kc(args ...string) string {
+	return run(kubectl(), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+}
 
 // renderChart renders the chart with the CRDs, as `helm install` would apply it.
 func renderChart(extra ...string) (string, []*unstructured.Unstructured) {

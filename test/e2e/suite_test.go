@@ -52,8 +52,8 @@ type proc struct {
 	env        []string
 	kubeconfig string
 	log        string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
+	mu         sync.Mutex
+	cmd        *exec.Cmd
 }
 
 func (p *proc) start() {

@@ -120,7 +120,9 @@ var _ = Describe("A platform engineer with kubectl", Ordered, func() {
 
 		before := received()
 		// The receiver picks the new Secret up from its watch.
-		Eventually(func() int { return send(fresh, `{"rotated":"new"}`, "rot-new-"+strconv.Itoa(int(time.Now().UnixNano()))) }, timeout, poll).Should(Equal(http.StatusOK))
+		Eventually(func() int {
+			return send(fresh, `{"rotated":"new"}`, "rot-new-"+strconv.Itoa(int(time.Now().UnixNano())))
+		}, timeout, poll).Should(Equal(http.StatusOK))
 		Expect(send(secret, `{"rotated":"old"}`, "rot-old")).To(Equal(http.StatusOK), "the previous key is valid during the grace period")
 		Eventually(received, timeout, poll).Should(BeNumerically(">=", before+2))
 		secret = fresh
