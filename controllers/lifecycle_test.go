@@ -11,14 +11,18 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/internal/queue"
+	"github.com/hookgate/hookgate/internal/testenv"
 )
 
 // annotate sets an annotation, which also triggers a reconcile.
@@ -110,19 +114,6 @@ var _ = Describe("Routes, rotation and replay", func() {
 		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, ingKey, &networkingv1.Ingress{})) }, timeout, interval).Should(BeTrue())
 	})
 
-	It("says the Gateway API is missing instead of crash-looping", func() {
-		Expect(k8s.Create(ctx, secret(ns))).To(Succeed())
-		ep := endpoint(ns, "gh")
-		ep.Spec.Route = &hookv1.RouteSpec{Kind: hookv1.RouteHTTPRoute, ParentRefs: []string{"infra/public"}}
-		Expect(k8s.Create(ctx, ep)).To(Succeed())
-		Eventually(condition(ctx, ep, hookv1.ConditionRouteReady), timeout, interval).Should(And(
-			HaveField("Status", metav1.ConditionFalse),
-			HaveField("Reason", hookv1.ReasonRouteNotSupported),
-			HaveField("Message", ContainSubstring("HTTPRoute API is not installed")),
-		))
-		Expect(condition(ctx, ep, hookv1.ConditionReady)(Default)).To(HaveField("Reason", hookv1.ReasonRouteNotSupported))
-	})
-
 	It("generates a secret, rotates it on request and on its interval, and keeps the previous key only for the grace period", func() {
 		ep := endpoint(ns, "gh")
 		ep.Spec.Rotation = &hookv1.RotationSpec{
@@ -212,3 +203,81 @@ var _ = Describe("Routes, rotation and replay", func() {
 })
 
 var _ = client.IgnoreNotFound
+
+// Ordered: the Gateway API is absent at first and installed midway, as it
+// would be in a cluster that adopts it after Hookgate.
+var _ = Describe("HTTPRoutes", Ordered, func() {
+	var (
+		ctx context.Context
+		ns  string
+		ep  *hookv1.WebhookEndpoint
+	)
+	routeKey := func() types.NamespacedName {
+		return types.NamespacedName{Namespace: receiverNamespace, Name: "hookgate-" + string(get(ctx, ep)(Default).UID)}
+	}
+	getRoute := func(g Gomega) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"})
+		g.Expect(k8s.Get(ctx, routeKey(), u)).To(Succeed())
+		return u
+	}
+	BeforeAll(func() {
+		ctx = context.Background()
+		ns = newNamespace(ctx)
+		Expect(k8s.Create(ctx, service(ns, 8080))).To(Succeed())
+		Expect(k8s.Create(ctx, secret(ns))).To(Succeed())
+		ep = endpoint(ns, "gw")
+		ep.Spec.Route = &hookv1.RouteSpec{Kind: hookv1.RouteHTTPRoute, ParentRefs: []string{"infra/public"}}
+		Expect(k8s.Create(ctx, ep)).To(Succeed())
+	})
+
+	It("says the Gateway API is missing instead of crash-looping", func() {
+		Eventually(condition(ctx, ep, hookv1.ConditionRouteReady), timeout, interval).Should(And(
+			HaveField("Status", metav1.ConditionFalse),
+			HaveField("Reason", hookv1.ReasonRouteNotSupported),
+			HaveField("Message", ContainSubstring("HTTPRoute API is not installed")),
+		))
+		Expect(condition(ctx, ep, hookv1.ConditionReady)(Default)).To(HaveField("Reason", hookv1.ReasonRouteNotSupported))
+	})
+
+	It("creates the HTTPRoute once the Gateway API is installed", func() {
+		dir, err := testenv.GatewayAPICRDs()
+		Expect(err).NotTo(HaveOccurred())
+		_, err = envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{dir}, ErrorIfPathMissing: true})
+		Expect(err).NotTo(HaveOccurred())
+		annotate(ctx, ep, "test/nudge", "gateway-installed")
+
+		Eventually(condition(ctx, ep, hookv1.ConditionRouteReady), timeout, interval).Should(HaveField("Status", metav1.ConditionTrue))
+		Eventually(condition(ctx, ep, hookv1.ConditionReady), timeout, interval).Should(HaveField("Status", metav1.ConditionTrue))
+		route := getRoute(Default)
+		parents, _, _ := unstructured.NestedSlice(route.Object, "spec", "parentRefs")
+		Expect(parents).To(ConsistOf(HaveKeyWithValue("name", "public")))
+		Expect(parents[0]).To(HaveKeyWithValue("namespace", "infra"))
+		hosts, _, _ := unstructured.NestedStringSlice(route.Object, "spec", "hostnames")
+		Expect(hosts).To(Equal([]string{"hooks.example.com"}))
+		rules, _, _ := unstructured.NestedSlice(route.Object, "spec", "rules")
+		Expect(rules).To(HaveLen(1))
+		match := rules[0].(map[string]any)["matches"].([]any)[0].(map[string]any)["path"].(map[string]any)
+		Expect(match).To(HaveKeyWithValue("type", "Exact"))
+		Expect(match).To(HaveKeyWithValue("value", get(ctx, ep)(Default).Status.WebhookPath))
+		backend := rules[0].(map[string]any)["backendRefs"].([]any)[0].(map[string]any)
+		Expect(backend).To(HaveKeyWithValue("name", "hookgate-receiver"))
+		Expect(get(ctx, ep)(Default).Status.URL).To(HavePrefix("https://hooks.example.com/hook/"))
+	})
+
+	It("replaces the HTTPRoute with an Ingress when the kind changes, and removes it on delete", func() {
+		cur := get(ctx, ep)(Default)
+		cur.Spec.Route.Kind = hookv1.RouteIngress
+		Expect(k8s.Update(ctx, cur)).To(Succeed())
+		Eventually(func() bool {
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"})
+			return apierrors.IsNotFound(k8s.Get(ctx, routeKey(), u))
+		}, timeout, interval).Should(BeTrue())
+		Eventually(func() error { return k8s.Get(ctx, routeKey(), &networkingv1.Ingress{}) }, timeout, interval).Should(Succeed())
+
+		key := routeKey()
+		Expect(k8s.Delete(ctx, cur)).To(Succeed())
+		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, key, &networkingv1.Ingress{})) }, timeout, interval).Should(BeTrue())
+	})
+})

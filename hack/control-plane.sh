@@ -9,10 +9,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 K8S_VERSION="${K8S_VERSION:-1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-3.5.17}"
 ETCD_CLIENT_V2_VERSION="${ETCD_CLIENT_V2_VERSION:-2.305.17}"
+GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.6.3}"
 OUT="${KUBEBUILDER_ASSETS_DIR:-$ROOT/bin/k8s}"
 WORK="$ROOT/bin/.k8s-build"
 STAMP="$OUT/.versions"
-WANT="kubernetes=v$K8S_VERSION etcd=v$ETCD_VERSION"
+WANT="kubernetes=v$K8S_VERSION etcd=v$ETCD_VERSION gateway-api=$GATEWAY_API_VERSION"
 
 log() { printf '[control-plane] %s\n' "$*" >&2; }
 
@@ -24,7 +25,7 @@ progress() {
                     END { printf "[control-plane]   %s: %d packages compiled\n", what, n }' >&2
 }
 
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" && -x "$OUT/etcd" && -x "$OUT/kube-apiserver" && -x "$OUT/kubectl" ]]; then
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" && -x "$OUT/etcd" && -x "$OUT/kube-apiserver" && -x "$OUT/kubectl" && -d "$OUT/gateway-api" ]]; then
   log "cached in $OUT ($WANT)"
   exit 0
 fi
@@ -108,7 +109,18 @@ GO
   log "kubectl built"
 }
 
+# Gateway API CRDs, for the controller tests that create HTTPRoutes. The
+# module zip carries the CRD manifests of the release.
+fetch_gateway_api() {
+  local dir
+  dir="$(go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')"
+  mkdir -p "$OUT/gateway-api"
+  cp "$dir/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml" "$OUT/gateway-api/"
+  log "Gateway API $GATEWAY_API_VERSION HTTPRoute CRD in $OUT/gateway-api"
+}
+
 build_etcd
 build_kube
+fetch_gateway_api
 echo "$WANT" > "$STAMP"
 log "ready: KUBEBUILDER_ASSETS=$OUT"

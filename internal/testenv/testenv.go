@@ -46,3 +46,17 @@ func New() (*envtest.Environment, error) {
 		BinaryAssetsDirectory: dir,
 	}, nil
 }
+
+// GatewayAPICRDs is the folder with the Gateway API HTTPRoute CRD that
+// hack/control-plane.sh fetches, for tests that install it mid-suite.
+func GatewayAPICRDs() (string, error) {
+	dir, err := AssetsDir()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "gateway-api")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("Gateway API CRDs missing in %s: run `make control-plane`", p)
+	}
+	return p, nil
+}
