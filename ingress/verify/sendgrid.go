@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -164,6 +165,11 @@ func parseSendGridSignature(value string) ([]byte, error) {
 	rest, err := asn1.Unmarshal(der, &sig)
 	if err != nil || len(rest) != 0 || sig.R == nil || sig.S == nil || sig.R.Sign() <= 0 || sig.S.Sign() <= 0 {
 		return nil, fail(ReasonMalformedSignature, "%s is not a DER ECDSA signature", SendGridSignatureHeader)
+	}
+	// asn1.Unmarshal ignores bytes left inside the SEQUENCE; only the
+	// canonical encoding of (r, s) is a well-formed signature.
+	if canon, err := asn1.Marshal(sig); err != nil || !bytes.Equal(canon, der) {
+		return nil, fail(ReasonMalformedSignature, "%s is not a canonical DER ECDSA signature", SendGridSignatureHeader)
 	}
 	return der, nil
 }
