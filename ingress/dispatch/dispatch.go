@@ -184,9 +184,14 @@ func (d *Dispatcher) consume(ctx context.Context, r *runner) error {
 		Description:   "Deliveries for WebhookEndpoint " + ep.Key.String(),
 		FilterSubject: queue.EventsSubject(ep.UID),
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		// An attempt may take the full timeout; after that plus a margin
-		// the event is offered again (e.g. to another replica).
-		AckWait:       ep.Timeout + 15*time.Second,
+		// An attempt restarts the ack timer when it starts (InProgress) and
+		// takes at most the timeout; a pulled message may also wait up to
+		// one timeout for a free slot. After that plus a margin the event
+		// is offered again (e.g. to another replica that took over).
+		AckWait:       2*ep.Timeout + 30*time.Second,
+		// A consumer whose endpoint is gone (deleted while a replica lagged)
+		// removes itself; its events, if any, stay in the work queue.
+		InactiveThreshold: 24 * time.Hour,
 		MaxDeliver:    -1,
 		MaxAckPending: 1024,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -239,9 +244,26 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 		_ = msg.Nak()
 		return
 	}
-	attempt := int(md.NumDelivered)
+	if ctx.Err() != nil {
+		// Stopping (suspend, shutdown): hand the message back unsent. It
+		// costs no attempt: attempts are Hookgate's count, not JetStream's.
+		_ = msg.Nak()
+		return
+	}
+	// Restart the ack timer: the message may have waited for a slot.
+	_ = msg.InProgress()
+	seq := md.Sequence.Stream
+	failed := 0
+	if md.NumDelivered > 1 {
+		if failed, err = d.Queue.FailedAttempts(ctx, ep.UID, seq); err != nil {
+			log.Error(err, "Reading attempts failed; JetStream will offer the event again")
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+	}
+	attempt := failed + 1
 	delivery := msg.Headers().Get(queue.HeaderDelivery)
-	log = log.WithValues("delivery", delivery, "seq", md.Sequence.Stream, "attempt", attempt)
+	log = log.WithValues("delivery", delivery, "seq", seq, "attempt", attempt)
 
 	start := time.Now()
 	aerr := d.attempt(ctx, ep, msg, md, attempt)
@@ -249,8 +271,8 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 		d.Metrics.Seconds.Observe(time.Since(start).Seconds())
 	}
 	if ctx.Err() != nil && aerr != nil {
-		// Shutting down: let JetStream offer it again; this attempt does
-		// not count against the target.
+		// Cut off by a shutdown or suspension: let JetStream offer it
+		// again; this attempt does not count against the target.
 		_ = msg.Nak()
 		return
 	}
@@ -265,6 +287,9 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 		}
 		d.count(ep, queue.CounterDelivered, "delivered")
 		_ = d.Queue.RecordDelivery(ctx, ep.UID, time.Now())
+		if failed > 0 {
+			_ = d.Queue.ClearAttempts(ctx, ep.UID, seq)
+		}
 		log.V(1).Info("Delivered")
 		return
 	}
@@ -280,8 +305,14 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 			log.Error(err, "Acknowledging dead-lettered event failed")
 		}
 		d.count(ep, queue.CounterDeadLettered, "deadlettered")
+		_ = d.Queue.ClearAttempts(ctx, ep.UID, seq)
 		log.Info("Dead-lettered event", "reason", aerr.reason, "error", aerr.msg)
 		return
+	}
+	if err := d.Queue.SetFailedAttempts(ctx, ep.UID, seq, attempt); err != nil {
+		// Unrecorded, this attempt would be repeated rather than skipped:
+		// at worst one attempt more than maxAttempts, never one fewer.
+		log.Error(err, "Recording the failed attempt failed")
 	}
 	delay := Backoff(attempt, ep.BackoffInitial, ep.BackoffMax, rand.Float64)
 	if aerr.retryAfter > 0 {

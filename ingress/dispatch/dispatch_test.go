@@ -706,3 +706,61 @@ func TestDeletedConsumerIsRecreated(t *testing.T) {
 	enqueue(t, q, event(ep.UID, "d-2"))
 	countersReach(t, q, ep.UID, queue.Counters{Delivered: 2})
 }
+
+// TestStoppingAndResumingUsesNoAttempts suspends and resumes an endpoint
+// several times while events are buffered and in flight: a message handed
+// back unsent must not count as an attempt, or events would reach the
+// dead-letter stream without ever failing.
+func TestStoppingAndResumingUsesNoAttempts(t *testing.T) {
+	q := startQueue(t)
+	tg := newTarget(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(50 * time.Millisecond):
+			w.WriteHeader(http.StatusOK)
+		}
+	})
+	reg := registry.New()
+	ep := testEndpoint("cycles")
+	ep.MaxAttempts = 2
+	reg.Upsert(ep)
+	const n = 12
+	for i := range n {
+		enqueue(t, q, event(ep.UID, "c-"+strconv.Itoa(i)))
+	}
+	d := startDispatcher(t, q, reg, tg, func(d *Dispatcher) { d.Concurrency = 1 })
+	for cycle := 0; cycle < 3; cycle++ {
+		eventually(t, 10*time.Second, func() error {
+			if !running(d, ep.UID) {
+				return errors.New("not running")
+			}
+			return nil
+		})
+		time.Sleep(120 * time.Millisecond) // let a delivery start and others buffer
+		suspended := *ep
+		suspended.Suspended = true
+		reg.Upsert(&suspended)
+		eventually(t, 10*time.Second, func() error {
+			if running(d, ep.UID) {
+				return errors.New("still running")
+			}
+			return nil
+		})
+		reg.Upsert(ep)
+	}
+	eventually(t, 30*time.Second, func() error {
+		c, err := q.ReadCounters(context.Background(), ep.UID)
+		if err != nil {
+			return err
+		}
+		if c.Delivered != n || c.DeadLettered != 0 {
+			return fmt.Errorf("delivered %d, dead-lettered %d; want %d and 0", c.Delivered, c.DeadLettered, n)
+		}
+		return nil
+	})
+	for _, c := range tg.received() {
+		if a := c.header.Get(HeaderAttempt); a != "1" {
+			t.Fatalf("an event reached the target as attempt %s after stops that sent nothing", a)
+		}
+	}
+}

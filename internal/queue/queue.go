@@ -22,6 +22,7 @@ const (
 	CountersStream = "HOOKGATE_COUNTERS"
 	DedupeBucket   = "hookgate-dedupe"
 	StateBucket    = "hookgate-state"
+	AttemptsBucket = "hookgate-attempts"
 
 	eventsPrefix   = "hookgate.events."
 	dlqPrefix      = "hookgate.dlq."
@@ -84,8 +85,9 @@ type Queue struct {
 	NC     *nats.Conn
 	JS     jetstream.JetStream
 	opts   Options
-	dedupe jetstream.KeyValue
-	state  jetstream.KeyValue
+	dedupe   jetstream.KeyValue
+	state    jetstream.KeyValue
+	attempts jetstream.KeyValue
 }
 
 // Open ensures the streams and buckets exist on nc and returns a Queue.
@@ -156,6 +158,17 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ensuring bucket %s: %w", StateBucket, err)
 	}
+	q.attempts, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      AttemptsBucket,
+		Description: "Failed delivery attempts per stored event",
+		Storage:     jetstream.FileStorage,
+		Replicas:    opts.Replicas,
+		// An entry outliving its event (e.g. a purge mid-retry) expires.
+		TTL: 30 * 24 * time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ensuring bucket %s: %w", AttemptsBucket, err)
+	}
 	return q, nil
 }
 
@@ -174,6 +187,9 @@ func Attach(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 	}
 	if q.state, err = js.KeyValue(ctx, StateBucket); err != nil {
 		return nil, fmt.Errorf("opening bucket %s (has a receiver started?): %w", StateBucket, err)
+	}
+	if q.attempts, err = js.KeyValue(ctx, AttemptsBucket); err != nil {
+		return nil, fmt.Errorf("opening bucket %s (has a receiver started?): %w", AttemptsBucket, err)
 	}
 	return q, nil
 }
@@ -383,6 +399,36 @@ func readCounter(ctx context.Context, s jetstream.Stream, subject string) (int64
 	return n, nil
 }
 
+// Attempts are counted by Hookgate, not taken from JetStream's delivery
+// count: that count also rises when a message is handed back unsent (a
+// suspension, a shutdown, a consumer restart), and those must not use up an
+// event's attempts.
+
+func attemptsKey(uid string, seq uint64) string { return uid + "." + strconv.FormatUint(seq, 10) }
+
+// FailedAttempts returns how many attempts at the event failed so far.
+func (q *Queue) FailedAttempts(ctx context.Context, uid string, seq uint64) (int, error) {
+	e, err := q.attempts.Get(ctx, attemptsKey(uid, seq))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(string(e.Value()))
+}
+
+// SetFailedAttempts records how many attempts at the event failed.
+func (q *Queue) SetFailedAttempts(ctx context.Context, uid string, seq uint64, n int) error {
+	_, err := q.attempts.Put(ctx, attemptsKey(uid, seq), []byte(strconv.Itoa(n)))
+	return err
+}
+
+// ClearAttempts forgets an event's attempts once it is delivered or dead.
+func (q *Queue) ClearAttempts(ctx context.Context, uid string, seq uint64) error {
+	return q.attempts.Purge(ctx, attemptsKey(uid, seq))
+}
+
 // DeliveryState is the last delivery and failure of an endpoint.
 type DeliveryState struct {
 	LastDelivery *time.Time `json:"lastDelivery,omitempty"`
@@ -469,6 +515,7 @@ func (q *Queue) Purge(ctx context.Context, uid string) error {
 		{CountersStream, countersPrefix + uid + ".*"},
 		{"KV_" + DedupeBucket, "$KV." + DedupeBucket + "." + uid + ".*"},
 		{"KV_" + StateBucket, "$KV." + StateBucket + "." + uid + ".*"},
+		{"KV_" + AttemptsBucket, "$KV." + AttemptsBucket + "." + uid + ".*"},
 	}
 	for _, p := range purges {
 		s, err := q.JS.Stream(ctx, p.stream)
