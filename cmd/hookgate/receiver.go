@@ -44,6 +44,7 @@ func runReceiver(args []string) error {
 	clusterDomain := fs.String("cluster-domain", "cluster.local", "cluster DNS suffix used to address target Services")
 	concurrency := fs.Int("delivery-concurrency", 16, "deliveries in flight per endpoint and replica")
 	namespace := fs.String("namespace", "", "watch only this namespace (default: all)")
+	forwardedHeader := fs.String("forwarded-header", "X-Forwarded-For", "which header trusted proxies set: X-Forwarded-For (with X-Forwarded-Proto/Host) or Forwarded (RFC 7239); the other is ignored")
 	trusted := fs.String("trusted-proxies", "", "comma-separated CIDRs of proxies (ingress controllers) whose X-Forwarded-For/Forwarded/X-Forwarded-Proto/Host headers are trusted")
 	zo := zapFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -54,6 +55,14 @@ func runReceiver(args []string) error {
 	trustedProxies, err := ingserver.ParseCIDRs(strings.Split(*trusted, ","))
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	var useForwarded bool
+	switch strings.ToLower(*forwardedHeader) {
+	case "x-forwarded-for":
+	case "forwarded":
+		useForwarded = true
+	default:
+		return fmt.Errorf("--forwarded-header must be X-Forwarded-For or Forwarded, not %q", *forwardedHeader)
 	}
 	if *maxBody <= 0 || *maxBody > queue.MaxPayload-(256<<10) {
 		return fmt.Errorf("--max-body-bytes must be between 1 and %d", queue.MaxPayload-(256<<10))
@@ -118,7 +127,7 @@ func runReceiver(args []string) error {
 		return err
 	}
 	h := &ingserver.Handler{Registry: reg, Store: q, Log: ctrl.Log.WithName("http"), Metrics: ingserver.NewMetrics(metrics.Registry),
-		Proxies: &ingserver.Proxies{Trusted: trustedProxies}}
+		Proxies: &ingserver.Proxies{Trusted: trustedProxies, UseForwarded: useForwarded}}
 	srv := &http.Server{
 		Addr:              *listen,
 		Handler:           h,

@@ -104,6 +104,12 @@ func (l *Loader) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 		e.MaxBodyBytes = l.MaxBodyBytes
 	}
 	l.loadKeys(ctx, &ep, e)
+	// Status updates (counters, every few seconds) recompile the endpoint:
+	// keep the token bucket, or every update would refill it.
+	if old, ok := l.Registry.ByUID(e.UID); ok && old.Limiter != nil && e.Limiter != nil &&
+		old.Limiter.Limit() == e.Limiter.Limit() && old.Limiter.Burst() == e.Limiter.Burst() {
+		e.Limiter = old.Limiter
+	}
 	l.Registry.Upsert(e)
 	return ctrl.Result{}, nil
 }

@@ -15,6 +15,11 @@ import (
 // the left of it was written by the client and may be forged.
 type Proxies struct {
 	Trusted []netip.Prefix
+	// UseForwarded reads the RFC 7239 Forwarded header instead of
+	// X-Forwarded-For/-Proto/-Host. Only one is ever read: proxies that
+	// maintain one usually pass a client's copy of the other through
+	// untouched, so falling back would let a client choose its address.
+	UseForwarded bool
 }
 
 // ParseCIDRs parses a list of CIDRs (or single addresses) for Proxies.
@@ -66,7 +71,7 @@ func (p *Proxies) Client(r *http.Request) (netip.Addr, error) {
 	if !p.trusted(peer) {
 		return peer, nil
 	}
-	chain, err := forwardedChain(r.Header)
+	chain, err := forwardedChain(r.Header, p.UseForwarded)
 	if err != nil {
 		return netip.Addr{}, err
 	}
@@ -94,7 +99,7 @@ func (p *Proxies) URL(r *http.Request) *url.URL {
 	if err != nil || !p.trusted(peer) {
 		return &u
 	}
-	if proto, host := forwardedProtoHost(r.Header); proto != "" || host != "" {
+	if proto, host := forwardedProtoHost(r.Header, p.UseForwarded); proto != "" || host != "" {
 		if proto == "http" || proto == "https" {
 			u.Scheme = proto
 		}
@@ -118,9 +123,10 @@ func peerAddr(remote string) (netip.Addr, error) {
 }
 
 // forwardedChain returns the hop addresses, leftmost (original client)
-// first, from Forwarded (RFC 7239) if present, else X-Forwarded-For.
-func forwardedChain(h http.Header) ([]netip.Addr, error) {
-	if fw := h.Values("Forwarded"); len(fw) > 0 {
+// first, from Forwarded (RFC 7239) or X-Forwarded-For.
+func forwardedChain(h http.Header, useForwarded bool) ([]netip.Addr, error) {
+	if useForwarded {
+		fw := h.Values("Forwarded")
 		var out []netip.Addr
 		for _, line := range fw {
 			for _, elem := range splitOutsideQuotes(line, ',') {
@@ -174,8 +180,12 @@ func parseNode(s string) (netip.Addr, error) {
 	return netip.Addr{}, errBadForwarded
 }
 
-func forwardedProtoHost(h http.Header) (proto, host string) {
-	if fw := h.Values("Forwarded"); len(fw) > 0 {
+func forwardedProtoHost(h http.Header, useForwarded bool) (proto, host string) {
+	if useForwarded {
+		fw := h.Values("Forwarded")
+		if len(fw) == 0 {
+			return "", ""
+		}
 		// The last element was written by the proxy nearest to us.
 		elems := splitOutsideQuotes(fw[len(fw)-1], ',')
 		for _, pair := range splitOutsideQuotes(elems[len(elems)-1], ';') {

@@ -138,3 +138,21 @@ func TestTheAllowlistAppliesToTheClientBehindATrustedProxy(t *testing.T) {
 		t.Fatalf("X-Forwarded-For from an untrusted peer was believed: %d", c)
 	}
 }
+
+func TestAGitLabTokenIsNeverStored(t *testing.T) {
+	f := newFixture(t, githubEndpoint())
+	r := githubRequest(payload, "gl-1", githubKey)
+	r.Header.Set("X-Gitlab-Token", "the-shared-secret")
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, r)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	for _, m := range storedEvents(t, f.q) {
+		for k := range m.Header {
+			if strings.EqualFold(k, "Orig-X-Gitlab-Token") {
+				t.Fatal("the GitLab token was stored with the event")
+			}
+		}
+	}
+}

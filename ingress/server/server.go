@@ -210,6 +210,9 @@ var dropHeaders = map[string]bool{
 	"Authorization": true, "Cookie": true, "Forwarded": true, "Accept-Encoding": true,
 	"X-Forwarded-For": true, "X-Forwarded-Host": true, "X-Forwarded-Proto": true,
 	"X-Forwarded-Port": true, "X-Real-Ip": true,
+	// Shared secrets sent as headers (GitLab's token): the secret itself,
+	// not a signature, so it must not reach the queue or the target.
+	"X-Gitlab-Token": true,
 }
 
 func forwardedHeaders(in http.Header) map[string][]string {
