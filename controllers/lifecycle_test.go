@@ -144,17 +144,31 @@ var _ = Describe("Routes, rotation and replay", func() {
 		Eventually(func(g Gomega) *metav1.Time { return get(ctx, ep)(g).Status.Secret.PreviousExpiresAt }, timeout, interval).ShouldNot(BeNil())
 		Expect(get(ctx, ep)(Default).Status.WebhookPath).To(Equal(path), "the URL never changes on rotation")
 
-		By("dropping the previous key once the grace period is over")
+		By("deferring a second rotation while the previous key is still accepted")
+		annotate(ctx, ep, hookv1.AnnotationRotate, "now-2")
+		Eventually(eventsFor(ctx, ep), timeout, interval).Should(ContainElement("Normal RotationDeferred"))
+		s = readSecret(ctx, ns, "gh-secret")(Default)
+		Expect(string(s.Data["secret"])).To(Equal(second))
+		Expect(string(s.Data["secret.previous"])).To(Equal(first), "the first key must survive its grace period")
+
+		By("carrying out the deferred rotation once the grace period is over, dropping the first key")
 		advanceClock(61 * time.Minute)
 		annotate(ctx, ep, "test/nudge", "1")
+		Eventually(func(g Gomega) string { return string(readSecret(ctx, ns, "gh-secret")(g).Data["secret.previous"]) }, timeout, interval).Should(Equal(second))
+		third := string(readSecret(ctx, ns, "gh-secret")(Default).Data["secret"])
+		Expect(third).NotTo(BeElementOf(first, second))
+
+		By("dropping the previous key once its grace period is over")
+		advanceClock(61 * time.Minute)
+		annotate(ctx, ep, "test/nudge", "2")
 		Eventually(func(g Gomega) map[string][]byte { return readSecret(ctx, ns, "gh-secret")(g).Data }, timeout, interval).ShouldNot(HaveKey("secret.previous"))
-		Expect(string(readSecret(ctx, ns, "gh-secret")(Default).Data["secret"])).To(Equal(second))
+		Expect(string(readSecret(ctx, ns, "gh-secret")(Default).Data["secret"])).To(Equal(third))
 
 		By("rotating when the interval has elapsed")
 		advanceClock(24 * time.Hour)
-		annotate(ctx, ep, "test/nudge", "2")
-		Eventually(func(g Gomega) string { return string(readSecret(ctx, ns, "gh-secret")(g).Data["secret"]) }, timeout, interval).ShouldNot(Equal(second))
-		Expect(string(readSecret(ctx, ns, "gh-secret")(Default).Data["secret.previous"])).To(Equal(second))
+		annotate(ctx, ep, "test/nudge", "3")
+		Eventually(func(g Gomega) string { return string(readSecret(ctx, ns, "gh-secret")(g).Data["secret"]) }, timeout, interval).ShouldNot(Equal(third))
+		Expect(string(readSecret(ctx, ns, "gh-secret")(Default).Data["secret.previous"])).To(Equal(third))
 	})
 
 	It("replays dead letters on request and reports how many", func() {

@@ -115,6 +115,17 @@ func (r *Reconciler) rotate(ctx context.Context, obj *hookv1.WebhookEndpoint, s 
 	prevExpires := previousExpiresAt(s)
 	expired := len(s.Data[dataKey+hookv1.PreviousKeySuffix]) > 0 && !prevExpires.IsZero() && !now.Before(prevExpires)
 
+	// Rotating again while the previous key is still accepted would drop
+	// it at once, though the provider may still sign with it: wait.
+	if (requested || due) && len(s.Data[dataKey+hookv1.PreviousKeySuffix]) > 0 && !expired {
+		until := prevExpires
+		if until.IsZero() {
+			until = now.Add(rot.GetGracePeriod())
+		}
+		r.event(obj, corev1.EventTypeNormal, "RotationDeferred", "Rotate",
+			"Rotation deferred until the previous key expires at %s", until.Format(time.RFC3339))
+		requested, due = false, false
+	}
 	if requested || due || adopt || expired {
 		patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		switch {

@@ -94,7 +94,6 @@ func (r *Reconciler) event(obj *hookv1.WebhookEndpoint, typ, reason, action, for
 // routes-rbac.yaml), not in this ClusterRole.
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
 // SetupWithManager registers the controller and its indexes.
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
@@ -215,7 +214,10 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint)
 		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonProgressing, err.Error())
 		return ctrl.Result{}, err
 	}
-	targetOK := r.checkTarget(ctx, obj)
+	targetOK, err := r.checkTarget(ctx, obj)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	base, err := r.reconcileRoute(ctx, obj)
 	if err != nil {
 		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonRouteFailed, err.Error())
@@ -231,7 +233,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint)
 	if err := r.reconcileReplay(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}
-	r.readCounters(ctx, obj)
+	queueErr := r.readCounters(ctx, obj)
 
 	routeCond := meta.FindStatusCondition(obj.Status.Conditions, hookv1.ConditionRouteReady)
 	switch {
@@ -243,6 +245,10 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint)
 		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, c.Reason, c.Message)
 	case routeCond.Status != metav1.ConditionTrue:
 		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, routeCond.Reason, routeCond.Message)
+	case queueErr != nil:
+		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonQueueUnavailable,
+			fmt.Sprintf("Cannot read the JetStream queue (%v); the receivers are probably down or unreachable", queueErr))
+		return ctrl.Result{RequeueAfter: 15 * time.Second}, nil
 	case obj.Spec.Suspend:
 		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonSuspended,
 			"Receiving and queueing events; delivery is suspended until spec.suspend is false")
@@ -275,16 +281,16 @@ func (r *Reconciler) reconcileReplay(ctx context.Context, obj *hookv1.WebhookEnd
 	return nil
 }
 
-func (r *Reconciler) checkTarget(ctx context.Context, obj *hookv1.WebhookEndpoint) bool {
+func (r *Reconciler) checkTarget(ctx context.Context, obj *hookv1.WebhookEndpoint) (bool, error) {
 	t := obj.Spec.Target.Service
 	var svc corev1.Service
 	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: t.Name}, &svc); err != nil {
-		msg := fmt.Sprintf("Service %q: %v", t.Name, err)
-		if apierrors.IsNotFound(err) {
-			msg = fmt.Sprintf("Service %q not found in namespace %q; events are queued until it exists", t.Name, obj.Namespace)
+		if !apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("reading Service %s/%s: %w", obj.Namespace, t.Name, err)
 		}
-		setCondition(obj, hookv1.ConditionTargetReady, metav1.ConditionFalse, hookv1.ReasonServiceNotFound, msg)
-		return false
+		setCondition(obj, hookv1.ConditionTargetReady, metav1.ConditionFalse, hookv1.ReasonServiceNotFound,
+			fmt.Sprintf("Service %q not found in namespace %q; events are queued until it exists", t.Name, obj.Namespace))
+		return false, nil
 	}
 	// An ExternalName Service has no ports of its own: any port is fine.
 	if svc.Spec.Type != corev1.ServiceTypeExternalName {
@@ -298,26 +304,25 @@ func (r *Reconciler) checkTarget(ctx context.Context, obj *hookv1.WebhookEndpoin
 		if !found {
 			setCondition(obj, hookv1.ConditionTargetReady, metav1.ConditionFalse, hookv1.ReasonServicePortMissing,
 				fmt.Sprintf("Service %q exposes no port %d", t.Name, t.Port))
-			return false
+			return false, nil
 		}
 	}
 	setCondition(obj, hookv1.ConditionTargetReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
 		fmt.Sprintf("Service %q port %d", t.Name, t.Port))
-	return true
+	return true, nil
 }
 
 // readCounters copies JetStream's counters to status. A queue outage leaves
-// the last known values in place: counters only ever come from the queue.
-func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoint) {
+// the last known values in place (counters only ever come from the queue)
+// and is returned, so Ready says the queue is unreachable.
+func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoint) error {
 	if r.Queue == nil {
-		return
+		return nil
 	}
-	log := ctrl.LoggerFrom(ctx)
 	uid := string(obj.UID)
 	c, err := r.Queue.ReadCounters(ctx, uid)
 	if err != nil {
-		log.Info("Reading delivery counters failed", "error", err.Error())
-		return
+		return err
 	}
 	obj.Status.Deliveries = &hookv1.DeliveryCounters{
 		Received:     c.Received,
@@ -330,8 +335,7 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 	}
 	st, err := r.Queue.ReadState(ctx, uid)
 	if err != nil {
-		log.Info("Reading delivery state failed", "error", err.Error())
-		return
+		return err
 	}
 	if st.LastDelivery != nil {
 		t := metav1.NewTime(st.LastDelivery.Truncate(time.Second))
@@ -340,6 +344,7 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 	if f := st.LastFailure; f != nil {
 		obj.Status.LastFailure = &hookv1.DeliveryFailure{Time: metav1.NewTime(f.Time.Truncate(time.Second)), Reason: f.Reason, Message: f.Message}
 	}
+	return nil
 }
 
 // finalize purges the endpoint's queued data, then lets it go.
