@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -82,15 +83,20 @@ func routeName(obj *hookv1.WebhookEndpoint) string { return "hookgate-" + string
 // behind. It returns the public base URL the route serves, if known.
 func (r *Reconciler) reconcileRoute(ctx context.Context, obj *hookv1.WebhookEndpoint) (string, error) {
 	rt := r.effectiveRoute(obj)
-	if rt.Kind != hookv1.RouteIngress {
-		if err := r.deleteIngress(ctx, obj); err != nil {
+	// Remove the route of a kind no longer wanted. status.route says what
+	// exists, so a steady endpoint costs no DELETE calls.
+	if prev := obj.Status.Route; prev != nil && prev.Kind != string(rt.Kind) {
+		var err error
+		switch hookv1.RouteKind(prev.Kind) {
+		case hookv1.RouteIngress:
+			err = r.deleteIngress(ctx, obj)
+		case hookv1.RouteHTTPRoute:
+			err = r.deleteHTTPRoute(ctx, obj)
+		}
+		if err != nil {
 			return "", err
 		}
-	}
-	if rt.Kind != hookv1.RouteHTTPRoute {
-		if err := r.deleteHTTPRoute(ctx, obj); err != nil {
-			return "", err
-		}
+		obj.Status.Route = nil
 	}
 	if rt.Kind == hookv1.RouteNone {
 		obj.Status.Route = nil
@@ -135,7 +141,7 @@ func (r *Reconciler) reconcileRoute(ctx context.Context, obj *hookv1.WebhookEndp
 func (r *Reconciler) applyIngress(ctx context.Context, obj *hookv1.WebhookEndpoint, rt RouteDefaults) error {
 	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: rt.ReceiverNamespace, Name: routeName(obj)}}
 	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, ing, func() error {
-		ing.Labels = endpointLabels(obj)
+		ing.Labels = mergeOwned(ing.Labels, endpointLabels(obj), "")
 		ann := maps.Clone(rt.Annotations)
 		if ann == nil {
 			ann = map[string]string{}
@@ -147,7 +153,7 @@ func (r *Reconciler) applyIngress(ctx context.Context, obj *hookv1.WebhookEndpoi
 		if len(obj.Spec.SourceRanges) > 0 && strings.Contains(rt.IngressClass, "nginx") {
 			ann["nginx.ingress.kubernetes.io/allowlist-source-range"] = strings.Join(obj.Spec.SourceRanges, ",")
 		}
-		ing.Annotations = ann
+		ing.Annotations = mergeOwned(ing.Annotations, ann, annotationOwnedKeys)
 		ing.Spec = networkingv1.IngressSpec{
 			Rules: []networkingv1.IngressRule{{
 				Host: rt.Host,
@@ -186,8 +192,8 @@ func (r *Reconciler) applyHTTPRoute(ctx context.Context, obj *hookv1.WebhookEndp
 	u.SetNamespace(rt.ReceiverNamespace)
 	u.SetName(routeName(obj))
 	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, u, func() error {
-		u.SetLabels(endpointLabels(obj))
-		u.SetAnnotations(rt.Annotations)
+		u.SetLabels(mergeOwned(u.GetLabels(), endpointLabels(obj), ""))
+		u.SetAnnotations(mergeOwned(u.GetAnnotations(), rt.Annotations, annotationOwnedKeys))
 		var parents []any
 		for _, g := range rt.Gateways {
 			ns, name, ok := strings.Cut(g, "/")
@@ -213,6 +219,34 @@ func (r *Reconciler) applyHTTPRoute(ctx context.Context, obj *hookv1.WebhookEndp
 		return fmt.Errorf("applying HTTPRoute %s/%s: %w", u.GetNamespace(), u.GetName(), err)
 	}
 	return nil
+}
+
+// annotationOwnedKeys records which annotations Hookgate set on a route, so
+// it can remove the ones dropped from the spec while leaving those other
+// controllers add (GKE, cert-manager) alone.
+const annotationOwnedKeys = "hookgate.io/owned-annotations"
+
+// mergeOwned sets want on cur without touching other keys; with ownedKey,
+// keys Hookgate set before but no longer wants are removed.
+func mergeOwned(cur, want map[string]string, ownedKey string) map[string]string {
+	out := maps.Clone(cur)
+	if out == nil {
+		out = map[string]string{}
+	}
+	if ownedKey != "" {
+		for _, k := range strings.Split(out[ownedKey], ",") {
+			if _, keep := want[k]; k != "" && !keep {
+				delete(out, k)
+			}
+		}
+		delete(out, ownedKey)
+	}
+	maps.Copy(out, want)
+	if ownedKey != "" && len(want) > 0 {
+		keys := slices.Sorted(maps.Keys(want))
+		out[ownedKey] = strings.Join(keys, ",")
+	}
+	return out
 }
 
 func (r *Reconciler) deleteIngress(ctx context.Context, obj *hookv1.WebhookEndpoint) error {

@@ -44,6 +44,7 @@ func runReceiver(args []string) error {
 	clusterDomain := fs.String("cluster-domain", "cluster.local", "cluster DNS suffix used to address target Services")
 	concurrency := fs.Int("delivery-concurrency", 16, "deliveries in flight per endpoint and replica")
 	namespace := fs.String("namespace", "", "watch only this namespace (default: all)")
+	allowExternalName := fs.Bool("allow-external-name-targets", true, "deliver to ExternalName Services; turn off in multi-tenant clusters, where a tenant could aim the receiver at any host")
 	forwardedHeader := fs.String("forwarded-header", "X-Forwarded-For", "which header trusted proxies set: X-Forwarded-For (with X-Forwarded-Proto/Host) or Forwarded (RFC 7239); the other is ignored")
 	trusted := fs.String("trusted-proxies", "", "comma-separated CIDRs of proxies (ingress controllers) whose X-Forwarded-For/Forwarded/X-Forwarded-Proto/Host headers are trusted")
 	zo := zapFlags(fs)
@@ -123,7 +124,17 @@ func runReceiver(args []string) error {
 		return fmt.Errorf("creating manager: %w", err)
 	}
 	reg := registry.New()
-	if err := (&endpoints.Loader{Client: mgr.GetClient(), Registry: reg, MaxBodyBytes: *maxBody}).SetupWithManager(mgr); err != nil {
+	// A stored event is the body plus headers (up to 64 KiB from the
+	// provider, and ours): keep that much room below the server's limit.
+	bodyCap := nc.MaxPayload() - 80<<10
+	if bodyCap < 64<<10 {
+		return fmt.Errorf("the NATS server's max_payload (%d bytes) is too small for webhooks", nc.MaxPayload())
+	}
+	if *maxBody > bodyCap {
+		log.Info("Body limit lowered to fit the NATS server's max_payload", "requested", *maxBody, "limit", bodyCap)
+		*maxBody = bodyCap
+	}
+	if err := (&endpoints.Loader{Client: mgr.GetClient(), Registry: reg, MaxBodyBytes: *maxBody, BodyCap: bodyCap}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	h := &ingserver.Handler{Registry: reg, Store: q, Log: ctrl.Log.WithName("http"), Metrics: ingserver.NewMetrics(metrics.Registry),
@@ -170,7 +181,7 @@ func runReceiver(args []string) error {
 	d := &dispatch.Dispatcher{
 		Queue:       q,
 		Registry:    reg,
-		Resolver:    &dispatch.ServiceResolver{Client: mgr.GetClient(), ClusterDomain: *clusterDomain},
+		Resolver:    &dispatch.ServiceResolver{Client: mgr.GetClient(), ClusterDomain: *clusterDomain, DenyExternalName: !*allowExternalName},
 		Log:         ctrl.Log.WithName("dispatch"),
 		Concurrency: *concurrency,
 		Metrics:     dispatch.NewMetrics(metrics.Registry),

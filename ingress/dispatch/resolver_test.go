@@ -36,23 +36,28 @@ func TestServiceResolver(t *testing.T) {
 		target    registry.Target
 		want      string
 		wantErr   string
+		deny      bool
 	}{
 		{"a ClusterIP Service is addressed by its cluster DNS name", "", "team-a",
-			registry.Target{Service: "api", Port: 8080}, "http://api.team-a.svc.cluster.local:8080", ""},
+			registry.Target{Service: "api", Port: 8080}, "http://api.team-a.svc.cluster.local:8080", "", false},
 		{"a custom cluster domain replaces cluster.local", "corp.internal", "team-a",
-			registry.Target{Service: "api", Port: 80}, "http://api.team-a.svc.corp.internal:80", ""},
+			registry.Target{Service: "api", Port: 80}, "http://api.team-a.svc.corp.internal:80", "", false},
 		{"an ExternalName Service is addressed by its external name", "", "team-a",
-			registry.Target{Service: "outside", Port: 443}, "http://hooks.example.com:443", ""},
+			registry.Target{Service: "outside", Port: 443}, "http://hooks.example.com:443", "", false},
 		{"an ExternalName holding an IPv6 address is bracketed", "", "team-a",
-			registry.Target{Service: "loopback", Port: 9000}, "http://[::1]:9000", ""},
+			registry.Target{Service: "loopback", Port: 9000}, "http://[::1]:9000", "", false},
 		{"a missing Service is an error that names it", "", "team-a",
-			registry.Target{Service: "gone", Port: 80}, "", "team-a/gone"},
+			registry.Target{Service: "gone", Port: 80}, "", "team-a/gone", false},
 		{"a Service of the same name in another namespace is not used", "", "team-b",
-			registry.Target{Service: "api", Port: 80}, "", "team-b/api"},
+			registry.Target{Service: "api", Port: 80}, "", "team-b/api", false},
+		{"an ExternalName Service is refused when ExternalName targets are off", "", "team-a",
+			registry.Target{Service: "outside", Port: 443}, "", "ExternalName", true},
+		{"a ClusterIP Service still works when ExternalName targets are off", "", "team-a",
+			registry.Target{Service: "api", Port: 8080}, "http://api.team-a.svc.cluster.local:8080", "", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &ServiceResolver{Client: reader, ClusterDomain: tc.domain}
+			r := &ServiceResolver{Client: reader, ClusterDomain: tc.domain, DenyExternalName: tc.deny}
 			got, err := r.Resolve(context.Background(), tc.namespace, tc.target)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {

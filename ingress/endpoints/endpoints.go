@@ -41,6 +41,10 @@ type Loader struct {
 	Registry *registry.Registry
 	// MaxBodyBytes is the body limit of endpoints that set none.
 	MaxBodyBytes int64
+	// BodyCap, when set, bounds every endpoint's body limit: what the NATS
+	// server accepts in one message, less room for headers. An external
+	// server's max_payload is often 1 MB, smaller than a spec may ask.
+	BodyCap int64
 }
 
 // SetupWithManager registers the loader.
@@ -102,6 +106,9 @@ func (l *Loader) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	}
 	if ep.Spec.Limits.MaxBodyBytes == nil && l.MaxBodyBytes > 0 {
 		e.MaxBodyBytes = l.MaxBodyBytes
+	}
+	if l.BodyCap > 0 && e.MaxBodyBytes > l.BodyCap {
+		e.MaxBodyBytes = l.BodyCap
 	}
 	l.loadKeys(ctx, &ep, e)
 	// Status updates (counters, every few seconds) recompile the endpoint:

@@ -244,6 +244,9 @@ type EnqueueResult struct {
 // ErrUnavailable wraps every failure to store; the receiver answers 503.
 var ErrUnavailable = errors.New("queue unavailable")
 
+// DedupeKey is the key of a delivery id's marker in the dedupe bucket.
+func DedupeKey(uid, deliveryID string) string { return dedupeKey(uid, deliveryID) }
+
 func dedupeKey(uid, deliveryID string) string {
 	sum := sha256.Sum256([]byte(deliveryID))
 	return uid + "." + hex.EncodeToString(sum[:16])

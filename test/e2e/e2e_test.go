@@ -331,7 +331,13 @@ var _ = Describe("A webhook through the whole system", func() {
 		Eventually(f.counters(), timeout, poll).Should(And(
 			HaveField("Received", int64(1)), HaveField("Delivered", int64(1)), HaveField("Pending", int64(0)),
 		))
-		// The dedupe marker survived too: a redelivery after the restart is a duplicate.
+		// The dedupe marker survived too. Checked in the bucket itself: within
+		// two minutes JetStream's own Nats-Msg-Id window would also catch a
+		// redelivery, so a duplicate answer alone proves nothing.
+		kv, err := jetStream().KeyValue(context.Background(), queue.DedupeBucket)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = kv.Get(context.Background(), queue.DedupeKey(string(cur.UID), "42:kill-1"))
+		Expect(err).NotTo(HaveOccurred(), "dedupe marker lost across SIGKILL")
 		Expect(f.github(`{"survive":"sigkill"}`, "kill-1")).To(Equal(http.StatusOK))
 		Eventually(f.counters(), timeout, poll).Should(HaveField("Duplicates", int64(1)))
 		Consistently(func() int { return len(f.target.requests()) }, time.Second, poll).Should(Equal(1))

@@ -175,6 +175,9 @@ var _ = BeforeSuite(func() {
 			"--health-probe-bind-address": "127.0.0.1:" + strconv.Itoa(ports.probe),
 			"--nats-listen":               "127.0.0.1:" + strconv.Itoa(ports.nats),
 			"--data-dir":                  filepath.Join(workDir, "jetstream"),
+			// Local targets are reached through ExternalName Services: the
+			// API server refuses loopback addresses in EndpointSlices.
+			"--allow-external-name-targets": "true",
 		})}
 	manager = &proc{name: "manager", log: filepath.Join(workDir, "manager.log"),
 		kubeconfig: saKubeconfig(mgrSA),
