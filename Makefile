@@ -32,6 +32,10 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into config/.
 fmt:
 	go fmt ./...
 
+.PHONY: fmt-check
+fmt-check: ## Fail when a Go file is not gofmt-formatted.
+	@out="$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
 .PHONY: vet
 vet:
 	go vet ./...
@@ -51,7 +55,7 @@ dev: control-plane build ## Run the whole system locally: control plane, control
 ##@ Test
 
 .PHONY: test
-test: control-plane $(HELM) vet verify-generated helm-lint ## Run every test against a real kube-apiserver and etcd.
+test: control-plane $(HELM) fmt-check vet verify-generated helm-lint ## Run every test against a real kube-apiserver and etcd.
 	go test ./... -count=1 -timeout 20m
 
 .PHONY: helm-lint

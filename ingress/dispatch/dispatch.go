@@ -188,13 +188,13 @@ func (d *Dispatcher) consume(ctx context.Context, r *runner) error {
 		// takes at most the timeout; a pulled message may also wait up to
 		// one timeout for a free slot. After that plus a margin the event
 		// is offered again (e.g. to another replica that took over).
-		AckWait:       2*ep.Timeout + 30*time.Second,
+		AckWait: 2*ep.Timeout + 30*time.Second,
 		// A consumer whose endpoint is gone (deleted while a replica lagged)
 		// removes itself; its events, if any, stay in the work queue.
 		InactiveThreshold: 24 * time.Hour,
-		MaxDeliver:    -1,
-		MaxAckPending: 1024,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxDeliver:        -1,
+		MaxAckPending:     1024,
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
 		return fmt.Errorf("ensuring consumer: %w", err)

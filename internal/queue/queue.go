@@ -82,9 +82,9 @@ func (o *Options) defaults() {
 
 // Queue is a connection to the JetStream layout.
 type Queue struct {
-	NC     *nats.Conn
-	JS     jetstream.JetStream
-	opts   Options
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	opts     Options
 	dedupe   jetstream.KeyValue
 	state    jetstream.KeyValue
 	attempts jetstream.KeyValue
