@@ -68,15 +68,3 @@ func credentialMatchesAny(presented []byte, candidates [][]byte) bool {
 	return match == 1
 }
 
-// trimmedKeys returns the keys with surrounding whitespace removed (Secrets
-// made with `echo` or a YAML block scalar commonly end in a newline), dropping
-// any left empty: an empty credential must never be something that matches.
-func trimmedKeys(keys [][]byte) [][]byte {
-	out := make([][]byte, 0, len(keys))
-	for _, k := range keys {
-		if t := strings.TrimSpace(string(k)); t != "" {
-			out = append(out, []byte(t))
-		}
-	}
-	return out
-}

@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"bytes"
+	"encoding/json"
 	"crypto/hmac"
 	"encoding/base64"
 	"encoding/hex"
@@ -129,6 +131,41 @@ func nonEmptyKeys(keys [][]byte) [][]byte {
 		}
 	}
 	return out
+}
+
+// trimmedKeys returns the keys with surrounding whitespace removed (Secrets
+// made with `echo` or a YAML block scalar commonly end in a newline), dropping
+// any left empty: an empty credential must never be something that matches.
+// For providers whose secrets are tokens the provider generates, which never
+// begin or end with whitespace.
+func trimmedKeys(keys [][]byte) [][]byte {
+	out := make([][]byte, 0, len(keys))
+	for _, k := range keys {
+		if k = bytes.TrimSpace(k); len(k) > 0 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// jsonStringField returns a top-level string field of a JSON object body,
+// matched by its exact name; "" when the body is no object or the field is
+// absent or not a string. Providers that send no delivery id header carry
+// it in the (verified) body.
+func jsonStringField(body []byte, name string) string {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return ""
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(trimmed, &fields) != nil {
+		return ""
+	}
+	var v string
+	if json.Unmarshal(fields[name], &v) != nil {
+		return ""
+	}
+	return v
 }
 
 // anyKeyMatches reports whether the MAC of the content written by write, under

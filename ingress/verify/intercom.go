@@ -1,11 +1,9 @@
 package verify
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/hex"
-	"encoding/json"
 	"hash"
 	"time"
 )
@@ -64,21 +62,7 @@ func parseIntercomSignature(value string) ([]byte, error) {
 // which Intercom keeps when it retries a notification (the body then counts
 // delivery_attempts). Intercom sends no delivery id header, so the verified
 // body is the only place to find one. A body without it gives no id.
-func intercomNotificationID(body []byte) string {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return ""
-	}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(trimmed, &fields) != nil {
-		return ""
-	}
-	var id string
-	if json.Unmarshal(fields["id"], &id) != nil {
-		return ""
-	}
-	return id
-}
+func intercomNotificationID(body []byte) string { return jsonStringField(body, "id") }
 
 // SignIntercom returns the X-Hub-Signature value Intercom would send for body
 // under key (the client secret as raw bytes).

@@ -93,7 +93,7 @@ func (v *mailgunVerifier) Verify(req *Request, keys [][]byte, now time.Time) (Re
 	if err != nil {
 		return Result{}, err
 	}
-	usable := mailgunKeys(keys)
+	usable := trimmedKeys(keys)
 	if len(usable) == 0 {
 		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
 	}
@@ -311,17 +311,6 @@ func mailgunAnyKeyMatches(keys [][]byte, ms mailgunSignature) bool {
 		}
 	}
 	return false
-}
-
-// mailgunKeys trims and drops empty keys; see NewMailgun.
-func mailgunKeys(keys [][]byte) [][]byte {
-	out := make([][]byte, 0, len(keys))
-	for _, k := range keys {
-		if k = bytes.TrimSpace(k); len(k) > 0 {
-			out = append(out, k)
-		}
-	}
-	return out
 }
 
 // SignMailgun returns the hex signature Mailgun would send for timestamp

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"hash"
 	"strconv"
 	"strings"
@@ -70,7 +69,7 @@ func (v *paddleVerifier) Verify(req *Request, keys [][]byte, now time.Time) (Res
 	if err != nil {
 		return Result{}, err
 	}
-	usable := paddleKeys(keys)
+	usable := trimmedKeys(keys)
 	if len(usable) == 0 {
 		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
 	}
@@ -149,30 +148,11 @@ func writePaddleContent(h hash.Hash, timestamp string, body []byte) {
 	h.Write(body)
 }
 
-// paddleKeys trims and drops empty keys; see NewPaddle.
-func paddleKeys(keys [][]byte) [][]byte {
-	out := make([][]byte, 0, len(keys))
-	for _, k := range keys {
-		if k = bytes.TrimSpace(k); len(k) > 0 {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
 // paddleEventID is the notification's "event_id" (evt_...), the id of the
 // event the notification is about; the Paddle Go SDK's example tells
 // receivers to check it for already processed webhooks. A body that is not
 // a JSON object yields no id.
-func paddleEventID(body []byte) string {
-	var ev struct {
-		EventID string `json:"event_id"`
-	}
-	if json.Unmarshal(body, &ev) != nil {
-		return ""
-	}
-	return ev.EventID
-}
+func paddleEventID(body []byte) string { return jsonStringField(body, "event_id") }
 
 // SignPaddle returns a Paddle-Signature value for body signed at ts with
 // key, the whole endpoint secret key, as Paddle would send it.

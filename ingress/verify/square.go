@@ -1,11 +1,9 @@
 package verify
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"hash"
 	"time"
 )
@@ -73,21 +71,7 @@ func parseSquareSignature(value string) ([]byte, error) {
 // squareEventID returns event_id, "the generated idempotency value" Square
 // includes in each notification body and repeats on redelivery. A body
 // without it gives no id.
-func squareEventID(body []byte) string {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return ""
-	}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(trimmed, &fields) != nil {
-		return ""
-	}
-	var id string
-	if json.Unmarshal(fields["event_id"], &id) != nil {
-		return ""
-	}
-	return id
-}
+func squareEventID(body []byte) string { return jsonStringField(body, "event_id") }
 
 // SignSquare returns the x-square-hmacsha256-signature value Square would
 // send for body delivered to notificationURL under key (the signature key as

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"hash"
 	"strconv"
 	"strings"
@@ -72,7 +71,7 @@ func (v *stripeVerifier) Verify(req *Request, keys [][]byte, now time.Time) (Res
 	if err != nil {
 		return Result{}, err
 	}
-	usable := stripeKeys(keys)
+	usable := trimmedKeys(keys)
 	if len(usable) == 0 {
 		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
 	}
@@ -153,31 +152,11 @@ func writeStripeContent(h hash.Hash, timestamp string, body []byte) {
 	h.Write(body)
 }
 
-// stripeKeys trims and drops empty keys. See NewStripe for why trimming is
-// safe.
-func stripeKeys(keys [][]byte) [][]byte {
-	out := make([][]byte, 0, len(keys))
-	for _, k := range keys {
-		if k = bytes.TrimSpace(k); len(k) > 0 {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
 // stripeEventID is the event's "id" (evt_...), which Stripe keeps across
 // retries of one event and which its documentation names as the key for
 // spotting duplicates. The body has been verified by the time this runs; a
 // body that is not a JSON object simply yields no id.
-func stripeEventID(body []byte) string {
-	var ev struct {
-		ID string `json:"id"`
-	}
-	if json.Unmarshal(body, &ev) != nil {
-		return ""
-	}
-	return ev.ID
-}
+func stripeEventID(body []byte) string { return jsonStringField(body, "id") }
 
 // SignStripe returns a Stripe-Signature value for body signed at ts with
 // key, the whole "whsec_..." signing secret, as Stripe would send it.

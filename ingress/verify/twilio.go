@@ -75,7 +75,7 @@ func (twilioVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Result, 
 	if err != nil {
 		return Result{}, err
 	}
-	usable := twilioKeys(keys)
+	usable := trimmedKeys(keys)
 	if len(usable) == 0 {
 		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
 	}
@@ -197,17 +197,6 @@ func twilioURLVariants(u *url.URL) []string {
 		return out
 	}
 	return append(out, c.String())
-}
-
-// twilioKeys trims and drops empty keys; see NewTwilio.
-func twilioKeys(keys [][]byte) [][]byte {
-	out := make([][]byte, 0, len(keys))
-	for _, k := range keys {
-		if k = bytes.TrimSpace(k); len(k) > 0 {
-			out = append(out, k)
-		}
-	}
-	return out
 }
 
 // SignTwilio returns the X-Twilio-Signature value Twilio would send for a

@@ -85,7 +85,7 @@ func (v *zoomVerifier) Verify(req *Request, keys [][]byte, now time.Time) (Resul
 	if err != nil {
 		return Result{}, err
 	}
-	usable := zoomKeys(keys)
+	usable := trimmedKeys(keys)
 	if len(usable) == 0 {
 		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
 	}
@@ -174,17 +174,6 @@ func zoomHandshake(body []byte, key []byte) *Handshake {
 func zoomDeliveryID(body []byte) string {
 	sum := sha256.Sum256(body)
 	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-// zoomKeys trims and drops empty keys; see NewZoom.
-func zoomKeys(keys [][]byte) [][]byte {
-	out := make([][]byte, 0, len(keys))
-	for _, k := range keys {
-		if k = bytes.TrimSpace(k); len(k) > 0 {
-			out = append(out, k)
-		}
-	}
-	return out
 }
 
 // ZoomHeaders returns the two headers Zoom would send for body signed at ts
