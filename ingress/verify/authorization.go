@@ -67,4 +67,3 @@ func credentialMatchesAny(presented []byte, candidates [][]byte) bool {
 	}
 	return match == 1
 }
-

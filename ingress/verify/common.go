@@ -2,10 +2,10 @@ package verify
 
 import (
 	"bytes"
-	"encoding/json"
 	"crypto/hmac"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"hash"
 	"net/http"
 	"net/textproto"
