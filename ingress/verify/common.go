@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -131,6 +132,75 @@ func nonEmptyKeys(keys [][]byte) [][]byte {
 		}
 	}
 	return out
+}
+
+// timestampedSignatures is a parsed "<ts key>=<unix>,<scheme>=<hex>,..."
+// header, the shape Stripe (t=, v1=, commas) and Paddle (ts=, h1=,
+// semicolons) share.
+type timestampedSignatures struct {
+	// timestamp is the timestamp exactly as sent: it is what was signed.
+	timestamp  string
+	time       time.Time
+	signatures [][]byte
+}
+
+// timestampedFormat names the parts of one provider's header.
+type timestampedFormat struct {
+	header string
+	sep    string
+	tsKey  string
+	scheme string
+}
+
+// parseTimestampedSignatures reads a header of that shape. Every element
+// must be exactly one key=value pair or the whole header is malformed; the
+// timestamp must be plain digits and appear exactly once (a second one
+// would make what is checked differ from what a proxy or the target reads);
+// several scheme entries are allowed (one per secret while a secret is
+// rolled) and each must decode to a whole SHA-256 MAC, hex in either case;
+// unknown keys are skipped, so a scheme added later does not take endpoints
+// down. A broken entry is skipped when a good one exists; only when none
+// does is the header malformed (something was unparsable) or missing.
+func parseTimestampedSignatures(f timestampedFormat, value string) (timestampedSignatures, error) {
+	var (
+		ts      timestampedSignatures
+		haveTS  bool
+		badSigs int
+	)
+	for _, element := range strings.Split(value, f.sep) {
+		key, val, ok := strings.Cut(element, "=")
+		if !ok || strings.Contains(val, "=") {
+			return timestampedSignatures{}, fail(ReasonMalformedSignature, "%s has an element that is not one key=value pair", f.header)
+		}
+		switch key {
+		case f.tsKey:
+			if haveTS {
+				return timestampedSignatures{}, fail(ReasonMalformedSignature, "%s has more than one timestamp", f.header)
+			}
+			t, ok := parseUnixSeconds(val)
+			if !ok {
+				return timestampedSignatures{}, fail(ReasonMalformedSignature, "%s timestamp is not a unix time in seconds", f.header)
+			}
+			ts.timestamp, ts.time, haveTS = val, t, true
+		case f.scheme:
+			sig, err := hex.DecodeString(val)
+			if err != nil || len(sig) != sha256.Size {
+				badSigs++
+				continue
+			}
+			ts.signatures = append(ts.signatures, sig)
+		}
+	}
+	switch {
+	case !haveTS:
+		return timestampedSignatures{}, fail(ReasonMalformedSignature, "%s has no timestamp", f.header)
+	case len(ts.signatures) > 0:
+		return ts, nil
+	case badSigs > 0:
+		return timestampedSignatures{}, fail(ReasonMalformedSignature, "%s has %d unparsable %s entries and no valid one", f.header, badSigs, f.scheme)
+	default:
+		return timestampedSignatures{}, fail(ReasonMissingSignature, "%s holds no %s signature", f.header, f.scheme)
+	}
 }
 
 // trimmedKeys returns the keys with surrounding whitespace removed (Secrets

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"hash"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -83,13 +82,9 @@ func (v *paddleVerifier) Verify(req *Request, keys [][]byte, now time.Time) (Res
 	return Result{DeliveryID: paddleEventID(req.Body), Timestamp: ps.time}, nil
 }
 
-// paddleSignature is a parsed Paddle-Signature header.
-type paddleSignature struct {
-	// timestamp is the ts= value exactly as sent: it is what Paddle signed.
-	timestamp  string
-	time       time.Time
-	signatures [][]byte
-}
+type paddleSignature = timestampedSignatures
+
+var paddleFormat = timestampedFormat{header: PaddleSignatureHeader, sep: ";", tsKey: "ts", scheme: paddleScheme}
 
 // parsePaddleSignature reads "ts=1671552777;h1=eb4d...".
 //
@@ -100,45 +95,7 @@ type paddleSignature struct {
 // later does not take endpoints down. Hex may be in either case; what is
 // compared is the decoded MAC.
 func parsePaddleSignature(value string) (paddleSignature, error) {
-	var (
-		ps      paddleSignature
-		haveTS  bool
-		badSigs int
-	)
-	for _, element := range strings.Split(value, ";") {
-		key, val, ok := strings.Cut(element, "=")
-		if !ok || strings.Contains(val, "=") {
-			return paddleSignature{}, fail(ReasonMalformedSignature, "%s has an element that is not one key=value pair", PaddleSignatureHeader)
-		}
-		switch key {
-		case "ts":
-			if haveTS {
-				return paddleSignature{}, fail(ReasonMalformedSignature, "%s has more than one timestamp", PaddleSignatureHeader)
-			}
-			ts, ok := parseUnixSeconds(val)
-			if !ok {
-				return paddleSignature{}, fail(ReasonMalformedSignature, "%s timestamp is not a unix time in seconds", PaddleSignatureHeader)
-			}
-			ps.timestamp, ps.time, haveTS = val, ts, true
-		case paddleScheme:
-			sig, err := hex.DecodeString(val)
-			if err != nil || len(sig) != sha256.Size {
-				badSigs++
-				continue
-			}
-			ps.signatures = append(ps.signatures, sig)
-		}
-	}
-	switch {
-	case !haveTS:
-		return paddleSignature{}, fail(ReasonMalformedSignature, "%s has no timestamp", PaddleSignatureHeader)
-	case len(ps.signatures) > 0:
-		return ps, nil
-	case badSigs > 0:
-		return paddleSignature{}, fail(ReasonMalformedSignature, "%s has %d unparsable h1 entries and no valid one", PaddleSignatureHeader, badSigs)
-	default:
-		return paddleSignature{}, fail(ReasonMissingSignature, "%s holds no h1 signature", PaddleSignatureHeader)
-	}
+	return parseTimestampedSignatures(paddleFormat, value)
 }
 
 // writePaddleContent writes "<ts>:<body>", Paddle's signed payload.

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"hash"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -85,13 +84,9 @@ func (v *stripeVerifier) Verify(req *Request, keys [][]byte, now time.Time) (Res
 	return Result{DeliveryID: stripeEventID(req.Body), Timestamp: sh.time}, nil
 }
 
-// stripeSignature is a parsed Stripe-Signature header.
-type stripeSignature struct {
-	// timestamp is the t= value exactly as sent: it is what Stripe signed.
-	timestamp  string
-	time       time.Time
-	signatures [][]byte
-}
+type stripeSignature = timestampedSignatures
+
+var stripeFormat = timestampedFormat{header: StripeSignatureHeader, sep: ",", tsKey: "t", scheme: stripeScheme}
 
 // parseStripeSignature reads "t=1495999758,v1=ABC,v1=DEF,v0=GHI".
 //
@@ -104,45 +99,7 @@ type stripeSignature struct {
 // second t= would make what is checked differ from what a proxy or the
 // target reads), and a v1 entry must decode to a whole SHA-256 MAC.
 func parseStripeSignature(value string) (stripeSignature, error) {
-	var (
-		sh      stripeSignature
-		haveTS  bool
-		badSigs int
-	)
-	for _, element := range strings.Split(value, ",") {
-		key, val, ok := strings.Cut(element, "=")
-		if !ok || strings.Contains(val, "=") {
-			return stripeSignature{}, fail(ReasonMalformedSignature, "%s has an element that is not one key=value pair", StripeSignatureHeader)
-		}
-		switch key {
-		case "t":
-			if haveTS {
-				return stripeSignature{}, fail(ReasonMalformedSignature, "%s has more than one timestamp", StripeSignatureHeader)
-			}
-			ts, ok := parseUnixSeconds(val)
-			if !ok {
-				return stripeSignature{}, fail(ReasonMalformedSignature, "%s timestamp is not a unix time in seconds", StripeSignatureHeader)
-			}
-			sh.timestamp, sh.time, haveTS = val, ts, true
-		case stripeScheme:
-			sig, err := hex.DecodeString(val)
-			if err != nil || len(sig) != sha256.Size {
-				badSigs++
-				continue
-			}
-			sh.signatures = append(sh.signatures, sig)
-		}
-	}
-	switch {
-	case !haveTS:
-		return stripeSignature{}, fail(ReasonMalformedSignature, "%s has no timestamp", StripeSignatureHeader)
-	case len(sh.signatures) > 0:
-		return sh, nil
-	case badSigs > 0:
-		return stripeSignature{}, fail(ReasonMalformedSignature, "%s has %d unparsable v1 entries and no valid one", StripeSignatureHeader, badSigs)
-	default:
-		return stripeSignature{}, fail(ReasonMissingSignature, "%s holds no v1 signature", StripeSignatureHeader)
-	}
+	return parseTimestampedSignatures(stripeFormat, value)
 }
 
 // writeStripeContent writes "<t>.<body>", Stripe's signed payload.
