@@ -70,33 +70,12 @@ func (v *standardWebhooksVerifier) Verify(req *Request, keys [][]byte, now time.
 	if req == nil {
 		return Result{}, errNoRequest()
 	}
-	names := pickStandardHeaders(req)
-	id, ok, err := singleHeader(req.Header, names.id)
+	sr, err := readStandardHeaders(req)
 	if err != nil {
 		return Result{}, err
 	}
-	if !ok {
-		return Result{}, fail(ReasonMissingSignature, "%s is absent", names.id)
-	}
-	tsRaw, ok, err := singleHeader(req.Header, names.timestamp)
-	if err != nil {
-		return Result{}, err
-	}
-	if !ok {
-		return Result{}, fail(ReasonMissingSignature, "%s is absent", names.timestamp)
-	}
-	sigHeader, ok, err := singleHeader(req.Header, names.signature)
-	if err != nil {
-		return Result{}, err
-	}
-	if !ok {
-		return Result{}, fail(ReasonMissingSignature, "%s is absent", names.signature)
-	}
-	ts, ok := parseUnixSeconds(tsRaw)
-	if !ok {
-		return Result{}, fail(ReasonMalformedSignature, "%s is not a unix time in seconds", names.timestamp)
-	}
-	sigs, err := parseStandardSignatures(names.signature, sigHeader)
+	id, tsRaw, ts := sr.id, sr.tsRaw, sr.ts
+	sigs, err := parseStandardSignatures(sr.sigName, sr.sigValue)
 	if err != nil {
 		return Result{}, err
 	}
@@ -114,6 +93,42 @@ func (v *standardWebhooksVerifier) Verify(req *Request, keys [][]byte, now time.
 		return Result{}, err
 	}
 	return Result{DeliveryID: id, Timestamp: ts}, nil
+}
+
+// standardRequest is what both Standard Webhooks schemes read from the
+// headers before checking signatures.
+type standardRequest struct {
+	id       string
+	tsRaw    string // exactly as sent: it is what was signed
+	ts       time.Time
+	sigName  string
+	sigValue string
+}
+
+// readStandardHeaders requires the id, timestamp and signature headers of
+// one family, each at most once, and parses the timestamp.
+func readStandardHeaders(req *Request) (standardRequest, error) {
+	names := pickStandardHeaders(req)
+	var sr standardRequest
+	for _, h := range []struct {
+		name string
+		dst  *string
+	}{{names.id, &sr.id}, {names.timestamp, &sr.tsRaw}, {names.signature, &sr.sigValue}} {
+		v, ok, err := singleHeader(req.Header, h.name)
+		if err != nil {
+			return standardRequest{}, err
+		}
+		if !ok {
+			return standardRequest{}, fail(ReasonMissingSignature, "%s is absent", h.name)
+		}
+		*h.dst = v
+	}
+	ts, ok := parseUnixSeconds(sr.tsRaw)
+	if !ok {
+		return standardRequest{}, fail(ReasonMalformedSignature, "%s is not a unix time in seconds", names.timestamp)
+	}
+	sr.ts, sr.sigName = ts, names.signature
+	return sr, nil
 }
 
 // pickStandardHeaders uses the webhook-* names if any of them is present and

@@ -46,33 +46,12 @@ func (v *standardWebhooksAsymmetricVerifier) Verify(req *Request, keys [][]byte,
 	if req == nil {
 		return Result{}, errNoRequest()
 	}
-	names := pickStandardHeaders(req)
-	id, ok, err := singleHeader(req.Header, names.id)
+	sr, err := readStandardHeaders(req)
 	if err != nil {
 		return Result{}, err
 	}
-	if !ok {
-		return Result{}, fail(ReasonMissingSignature, "%s is absent", names.id)
-	}
-	tsRaw, ok, err := singleHeader(req.Header, names.timestamp)
-	if err != nil {
-		return Result{}, err
-	}
-	if !ok {
-		return Result{}, fail(ReasonMissingSignature, "%s is absent", names.timestamp)
-	}
-	sigHeader, ok, err := singleHeader(req.Header, names.signature)
-	if err != nil {
-		return Result{}, err
-	}
-	if !ok {
-		return Result{}, fail(ReasonMissingSignature, "%s is absent", names.signature)
-	}
-	ts, ok := parseUnixSeconds(tsRaw)
-	if !ok {
-		return Result{}, fail(ReasonMalformedSignature, "%s is not a unix time in seconds", names.timestamp)
-	}
-	sigs, err := parseStandardAsymmetricSignatures(names.signature, sigHeader)
+	id, tsRaw, ts := sr.id, sr.tsRaw, sr.ts
+	sigs, err := parseStandardAsymmetricSignatures(sr.sigName, sr.sigValue)
 	if err != nil {
 		return Result{}, err
 	}
