@@ -238,6 +238,20 @@ func jsonStringField(body []byte, name string) string {
 	return v
 }
 
+// verifyBodyMAC checks sig, the MAC presented in header, over the raw body
+// under every non-empty key: the whole check of the providers that sign
+// nothing but the body (GitHub, Bitbucket, Shopify, Intercom).
+func verifyBodyMAC(header string, sig []byte, keys [][]byte, body []byte, newHash func() hash.Hash) error {
+	usable := nonEmptyKeys(keys)
+	if len(usable) == 0 {
+		return fail(ReasonNoUsableKey, "no non-empty key configured")
+	}
+	if !anyKeyMatches(newHash, usable, [][]byte{sig}, func(h hash.Hash) { h.Write(body) }) {
+		return fail(ReasonSignatureMismatch, "%s matches none of %d keys", header, len(usable))
+	}
+	return nil
+}
+
 // anyKeyMatches reports whether the MAC of the content written by write, under
 // any of keys, equals any of the presented signatures. Every comparison is
 // constant-time so that a caller probing byte by byte learns nothing.

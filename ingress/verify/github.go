@@ -71,12 +71,8 @@ func (v *githubVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Resul
 	if err != nil {
 		return Result{}, err
 	}
-	usable := nonEmptyKeys(keys)
-	if len(usable) == 0 {
-		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
-	}
-	if !anyKeyMatches(scheme.newHash, usable, [][]byte{sig}, func(h hash.Hash) { h.Write(req.Body) }) {
-		return Result{}, fail(ReasonSignatureMismatch, "%s matches none of %d keys", scheme.header, len(usable))
+	if err := verifyBodyMAC(scheme.header, sig, keys, req.Body, scheme.newHash); err != nil {
+		return Result{}, err
 	}
 	return Result{DeliveryID: githubDeliveryID(req)}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/hex"
-	"hash"
 	"time"
 )
 
@@ -43,12 +42,8 @@ func (intercomVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Result
 	if err != nil {
 		return Result{}, err
 	}
-	usable := nonEmptyKeys(keys)
-	if len(usable) == 0 {
-		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
-	}
-	if !anyKeyMatches(sha1.New, usable, [][]byte{sig}, func(h hash.Hash) { h.Write(req.Body) }) {
-		return Result{}, fail(ReasonSignatureMismatch, "%s matches none of %d keys", IntercomSignatureHeader, len(usable))
+	if err := verifyBodyMAC(IntercomSignatureHeader, sig, keys, req.Body, sha1.New); err != nil {
+		return Result{}, err
 	}
 	return Result{DeliveryID: intercomNotificationID(req.Body)}, nil
 }

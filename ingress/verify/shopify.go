@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"hash"
 	"time"
 )
 
@@ -51,12 +50,8 @@ func (shopifyVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Result,
 	if err != nil {
 		return Result{}, err
 	}
-	usable := nonEmptyKeys(keys)
-	if len(usable) == 0 {
-		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
-	}
-	if !anyKeyMatches(sha256.New, usable, [][]byte{sig}, func(h hash.Hash) { h.Write(req.Body) }) {
-		return Result{}, fail(ReasonSignatureMismatch, "%s matches none of %d keys", ShopifyHMACHeader, len(usable))
+	if err := verifyBodyMAC(ShopifyHMACHeader, sig, keys, req.Body, sha256.New); err != nil {
+		return Result{}, err
 	}
 	return Result{DeliveryID: shopifyDeliveryID(req)}, nil
 }
