@@ -15,34 +15,20 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/testr"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/internal/queue"
+	"github.com/hookgate/hookgate/internal/queue/queuetest"
 )
 
 var receivedAt = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
 
 // startQueue runs a real embedded JetStream in a temp dir.
 func startQueue(t *testing.T) *queue.Queue {
-	t.Helper()
-	s, err := queue.StartEmbedded(queue.EmbeddedOptions{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	q, err := queue.Open(context.Background(), nc, queue.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, _ := queuetest.Start(t, queue.Options{})
 	return q
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/ingress/verify"
 	"github.com/hookgate/hookgate/internal/queue"
+	"github.com/hookgate/hookgate/internal/queue/queuetest"
 )
 
 const (
@@ -55,22 +56,10 @@ type fixture struct {
 // on it and serves ep from a fresh registry.
 func newFixture(t *testing.T, ep *registry.Endpoint) *fixture {
 	t.Helper()
-	s, err := queue.StartEmbedded(queue.EmbeddedOptions{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
 	// A short publish timeout keeps the "server is gone" case fast: the
 	// connection buffers while it reconnects and only the timeout ends it.
-	q, err := queue.Open(context.Background(), nc, queue.Options{PublishTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, s := queuetest.Start(t, queue.Options{PublishTimeout: time.Second})
+	nc := q.NC
 	reg := registry.New()
 	reg.Upsert(ep)
 	m := NewMetrics(prometheus.NewRegistry())
