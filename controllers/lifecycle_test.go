@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/nats-io/nats.go"
@@ -215,8 +214,6 @@ var _ = Describe("Routes, rotation and replay", func() {
 		}, time.Second, interval).Should(Equal(1))
 	})
 })
-
-var _ = client.IgnoreNotFound
 
 // Ordered: the Gateway API is absent at first and installed midway, as it
 // would be in a cluster that adopts it after Hookgate.

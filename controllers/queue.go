@@ -75,9 +75,3 @@ func (l *LazyQueue) Replay(ctx context.Context, uid string) (int64, error) {
 	}
 	return q.Replay(ctx, uid)
 }
-
-// Queue returns the opened queue, or nil before the first success.
-func (l *LazyQueue) Queue(ctx context.Context) *queue.Queue {
-	q, _ := l.get(ctx)
-	return q
-}

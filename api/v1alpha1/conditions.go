@@ -47,8 +47,6 @@ const (
 	ReasonRouteFailed = "RouteFailed"
 	// ReasonRouteDisabled: no route is wanted.
 	ReasonRouteDisabled = "RouteDisabled"
-	// ReasonRotationNotSupported: the provider's secret is chosen by the provider.
-	ReasonRotationNotSupported = "RotationNotSupported"
 )
 
 // Labels and annotations.

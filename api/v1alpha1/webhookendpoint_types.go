@@ -34,7 +34,6 @@ func (p Provider) IsAsymmetric() bool {
 const (
 	DefaultSecretKey        = "secret"
 	DefaultMaxBodyBytes     = 1 << 20
-	MaxMaxBodyBytes         = 7 << 20
 	DefaultMaxAttempts      = 8
 	DefaultBackoffInitial   = time.Second
 	DefaultBackoffMax       = 5 * time.Minute

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/ingress/verify"
 	"github.com/hookgate/hookgate/internal/queue"
@@ -21,8 +22,9 @@ import (
 // PathPrefix is where endpoint paths live.
 const PathPrefix = "/hook/"
 
-// DefaultMaxBodyBytes bounds a request body when the endpoint sets no limit.
-const DefaultMaxBodyBytes = 1 << 20
+// DefaultMaxBodyBytes bounds a request body when the endpoint sets no limit:
+// the API's default.
+const DefaultMaxBodyBytes = hookv1.DefaultMaxBodyBytes
 
 // Store is the part of the queue the handler uses.
 type Store interface {

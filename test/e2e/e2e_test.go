@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -350,5 +349,3 @@ var _ = Describe("A webhook through the whole system", func() {
 		Expect(resp.StatusCode).To(Equal(http.StatusNotFound))
 	})
 })
-
-var _ = fmt.Sprintf
