@@ -144,12 +144,47 @@ type timestampedSignatures struct {
 	signatures [][]byte
 }
 
-// timestampedFormat names the parts of one provider's header.
+// timestampedFormat names the parts of one provider's header, and the byte
+// that joins timestamp and body in the signed content.
 type timestampedFormat struct {
 	header string
 	sep    string
 	tsKey  string
 	scheme string
+	joiner byte
+}
+
+// write writes "<timestamp><joiner><body>", the signed content.
+func (f timestampedFormat) write(h hash.Hash, timestamp string, body []byte) {
+	h.Write([]byte(timestamp))
+	h.Write([]byte{f.joiner})
+	h.Write(body)
+}
+
+// verify reads f's header from req and checks its HMAC-SHA256 signatures
+// over the signed content under every trimmed key. The replay window is the
+// caller's: providers apply it differently.
+func (f timestampedFormat) verify(req *Request, keys [][]byte) (timestampedSignatures, error) {
+	value, ok, err := singleHeader(req.Header, f.header)
+	if err != nil {
+		return timestampedSignatures{}, err
+	}
+	if !ok {
+		return timestampedSignatures{}, fail(ReasonMissingSignature, "%s is absent", f.header)
+	}
+	ts, err := parseTimestampedSignatures(f, value)
+	if err != nil {
+		return timestampedSignatures{}, err
+	}
+	usable := trimmedKeys(keys)
+	if len(usable) == 0 {
+		return timestampedSignatures{}, fail(ReasonNoUsableKey, "no non-empty key configured")
+	}
+	write := func(h hash.Hash) { f.write(h, ts.timestamp, req.Body) }
+	if !anyKeyMatches(sha256.New, usable, ts.signatures, write) {
+		return timestampedSignatures{}, fail(ReasonSignatureMismatch, "none of %d %s signatures matches any of %d keys", len(ts.signatures), f.scheme, len(usable))
+	}
+	return ts, nil
 }
 
 // parseTimestampedSignatures reads a header of that shape. Every element

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"hash"
 	"strconv"
 	"time"
 )
@@ -57,24 +56,9 @@ func (v *paddleVerifier) Verify(req *Request, keys [][]byte, now time.Time) (Res
 	if req == nil {
 		return Result{}, errNoRequest()
 	}
-	value, ok, err := singleHeader(req.Header, PaddleSignatureHeader)
+	ps, err := paddleFormat.verify(req, keys)
 	if err != nil {
 		return Result{}, err
-	}
-	if !ok {
-		return Result{}, fail(ReasonMissingSignature, "%s is absent", PaddleSignatureHeader)
-	}
-	ps, err := parsePaddleSignature(value)
-	if err != nil {
-		return Result{}, err
-	}
-	usable := trimmedKeys(keys)
-	if len(usable) == 0 {
-		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
-	}
-	write := func(h hash.Hash) { writePaddleContent(h, ps.timestamp, req.Body) }
-	if !anyKeyMatches(sha256.New, usable, ps.signatures, write) {
-		return Result{}, fail(ReasonSignatureMismatch, "none of %d h1 signatures matches any of %d keys", len(ps.signatures), len(usable))
 	}
 	if err := checkWindow(ps.time, now, v.tolerance); err != nil {
 		return Result{}, err
@@ -84,7 +68,7 @@ func (v *paddleVerifier) Verify(req *Request, keys [][]byte, now time.Time) (Res
 
 type paddleSignature = timestampedSignatures
 
-var paddleFormat = timestampedFormat{header: PaddleSignatureHeader, sep: ";", tsKey: "ts", scheme: paddleScheme}
+var paddleFormat = timestampedFormat{header: PaddleSignatureHeader, sep: ";", tsKey: "ts", scheme: paddleScheme, joiner: ':'}
 
 // parsePaddleSignature reads "ts=1671552777;h1=eb4d...".
 //
@@ -98,13 +82,6 @@ func parsePaddleSignature(value string) (paddleSignature, error) {
 	return parseTimestampedSignatures(paddleFormat, value)
 }
 
-// writePaddleContent writes "<ts>:<body>", Paddle's signed payload.
-func writePaddleContent(h hash.Hash, timestamp string, body []byte) {
-	h.Write([]byte(timestamp))
-	h.Write([]byte{':'})
-	h.Write(body)
-}
-
 // paddleEventID is the notification's "event_id" (evt_...), the id of the
 // event the notification is about; the Paddle Go SDK's example tells
 // receivers to check it for already processed webhooks. A body that is not
@@ -116,6 +93,6 @@ func paddleEventID(body []byte) string { return jsonStringField(body, "event_id"
 func SignPaddle(ts time.Time, body, key []byte) string {
 	t := strconv.FormatInt(ts.Unix(), 10)
 	m := hmac.New(sha256.New, bytes.TrimSpace(key))
-	writePaddleContent(m, t, body)
+	paddleFormat.write(m, t, body)
 	return "ts=" + t + ";" + paddleScheme + "=" + hex.EncodeToString(m.Sum(nil))
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"hash"
 	"strconv"
 	"time"
 )
@@ -59,24 +58,9 @@ func (v *stripeVerifier) Verify(req *Request, keys [][]byte, now time.Time) (Res
 	if req == nil {
 		return Result{}, errNoRequest()
 	}
-	value, ok, err := singleHeader(req.Header, StripeSignatureHeader)
+	sh, err := stripeFormat.verify(req, keys)
 	if err != nil {
 		return Result{}, err
-	}
-	if !ok {
-		return Result{}, fail(ReasonMissingSignature, "%s is absent", StripeSignatureHeader)
-	}
-	sh, err := parseStripeSignature(value)
-	if err != nil {
-		return Result{}, err
-	}
-	usable := trimmedKeys(keys)
-	if len(usable) == 0 {
-		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
-	}
-	write := func(h hash.Hash) { writeStripeContent(h, sh.timestamp, req.Body) }
-	if !anyKeyMatches(sha256.New, usable, sh.signatures, write) {
-		return Result{}, fail(ReasonSignatureMismatch, "none of %d v1 signatures matches any of %d keys", len(sh.signatures), len(usable))
 	}
 	if age := now.Sub(sh.time); age > v.tolerance {
 		return Result{}, fail(ReasonTimestampOutOfRange, "timestamp is %s in the past; tolerance is %s", age.Round(time.Second), v.tolerance)
@@ -86,7 +70,7 @@ func (v *stripeVerifier) Verify(req *Request, keys [][]byte, now time.Time) (Res
 
 type stripeSignature = timestampedSignatures
 
-var stripeFormat = timestampedFormat{header: StripeSignatureHeader, sep: ",", tsKey: "t", scheme: stripeScheme}
+var stripeFormat = timestampedFormat{header: StripeSignatureHeader, sep: ",", tsKey: "t", scheme: stripeScheme, joiner: '.'}
 
 // parseStripeSignature reads "t=1495999758,v1=ABC,v1=DEF,v0=GHI".
 //
@@ -102,13 +86,6 @@ func parseStripeSignature(value string) (stripeSignature, error) {
 	return parseTimestampedSignatures(stripeFormat, value)
 }
 
-// writeStripeContent writes "<t>.<body>", Stripe's signed payload.
-func writeStripeContent(h hash.Hash, timestamp string, body []byte) {
-	h.Write([]byte(timestamp))
-	h.Write([]byte{'.'})
-	h.Write(body)
-}
-
 // stripeEventID is the event's "id" (evt_...), which Stripe keeps across
 // retries of one event and which its documentation names as the key for
 // spotting duplicates. The body has been verified by the time this runs; a
@@ -120,6 +97,6 @@ func stripeEventID(body []byte) string { return jsonStringField(body, "id") }
 func SignStripe(ts time.Time, body, key []byte) string {
 	t := strconv.FormatInt(ts.Unix(), 10)
 	m := hmac.New(sha256.New, bytes.TrimSpace(key))
-	writeStripeContent(m, t, body)
+	stripeFormat.write(m, t, body)
 	return "t=" + t + "," + stripeScheme + "=" + hex.EncodeToString(m.Sum(nil))
 }
