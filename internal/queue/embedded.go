@@ -15,8 +15,18 @@ type EmbeddedOptions struct {
 	Port int
 	// StoreDir is where JetStream keeps its files.
 	StoreDir string
-	// Token, when set, is required from every client.
+	// Token is required from every client. An empty token is refused
+	// unless AllowUnauthenticated is set (tests, throwaway setups): the
+	// client port is reachable by every pod the NetworkPolicy lets in.
 	Token string
+	// AllowUnauthenticated starts the server without a token.
+	AllowUnauthenticated bool
+	// TLSCertFile and TLSKeyFile, when set, make the client port TLS-only.
+	TLSCertFile, TLSKeyFile string
+	// MaxStoreBytes bounds JetStream's file store (0: no bound). Keep it
+	// below the volume's size, so a full store is a clean 503, not a
+	// failing disk.
+	MaxStoreBytes int64
 	// SyncAlways makes JetStream fsync every write before it acknowledges
 	// it. Without it, writes survive a process crash (they are in the page
 	// cache) and are synced every 2 minutes, JetStream's default.
@@ -35,6 +45,9 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 	if o.StoreDir == "" {
 		return nil, fmt.Errorf("embedded JetStream needs a store directory")
 	}
+	if o.Token == "" && !o.AllowUnauthenticated {
+		return nil, fmt.Errorf("embedded JetStream needs a token (%s): without one any pod that reaches its port can read, forge and purge events", TokenEnv)
+	}
 	opts := &server.Options{
 		ServerName:         o.ServerName,
 		Host:               o.Host,
@@ -47,6 +60,14 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 		Authorization:      o.Token,
 		SyncAlways:         o.SyncAlways,
 		JetStreamMaxMemory: 64 << 20,
+		JetStreamMaxStore:  o.MaxStoreBytes,
+	}
+	if o.TLSCertFile != "" {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.TLSCertFile, KeyFile: o.TLSKeyFile})
+		if err != nil {
+			return nil, fmt.Errorf("embedded JetStream TLS: %w", err)
+		}
+		opts.TLSConfig, opts.TLS = tc, true
 	}
 	if opts.ServerName == "" {
 		opts.ServerName = "hookgate-embedded"

@@ -51,7 +51,7 @@ const (
 	CounterDeadLettered = "deadLettered"
 )
 
-var allCounters = []string{CounterReceived, CounterRejected, CounterDuplicates, CounterDelivered, CounterRetries, CounterDeadLettered}
+var allCounters = []string{CounterReceived, CounterRejected, CounterDuplicates, CounterDelivered, CounterRetries, CounterDeadLettered, CounterQueuedBytes}
 
 // Options tune the layout. Zero values take the defaults.
 type Options struct {
@@ -63,6 +63,13 @@ type Options struct {
 	MaxDedupeWindow time.Duration
 	// PublishTimeout bounds one durable publish. Defaults to 5s.
 	PublishTimeout time.Duration
+	// MaxEventsPerEndpoint and MaxDeadLettersPerEndpoint are the ceilings
+	// of one endpoint's queued events and dead letters. Default to
+	// DefaultMaxEventsPerEndpoint and DefaultMaxDeadLettersPerEndpoint.
+	MaxEventsPerEndpoint, MaxDeadLettersPerEndpoint int64
+	// MaxStoreBytes bounds the events and dead-letter streams together
+	// (0: only the server's own store limit). Keep it below the volume.
+	MaxStoreBytes int64
 }
 
 func (o *Options) defaults() {
@@ -78,6 +85,12 @@ func (o *Options) defaults() {
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = 5 * time.Second
 	}
+	if o.MaxEventsPerEndpoint <= 0 {
+		o.MaxEventsPerEndpoint = DefaultMaxEventsPerEndpoint
+	}
+	if o.MaxDeadLettersPerEndpoint <= 0 {
+		o.MaxDeadLettersPerEndpoint = DefaultMaxDeadLettersPerEndpoint
+	}
 }
 
 // Queue is a connection to the JetStream layout.
@@ -88,6 +101,7 @@ type Queue struct {
 	dedupe   jetstream.KeyValue
 	state    jetstream.KeyValue
 	attempts jetstream.KeyValue
+	counters *counterBatch
 }
 
 // Open ensures the streams and buckets exist on nc and returns a Queue.
@@ -99,7 +113,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating JetStream context: %w", err)
 	}
-	q := &Queue{NC: nc, JS: js, opts: opts}
+	q := &Queue{NC: nc, JS: js, opts: opts, counters: &counterBatch{js: js}}
 	streams := []jetstream.StreamConfig{{
 		Name:        EventsStream,
 		Description: "Verified webhook events waiting for delivery",
@@ -121,24 +135,29 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 		Replicas:    opts.Replicas,
 		MaxAge:      opts.DeadLetterMaxAge,
 		MaxMsgSize:  MaxPayload,
-		Discard:     jetstream.DiscardOld,
 	}, {
-		Name:              CountersStream,
-		Description:       "Per-endpoint delivery counters",
-		Subjects:          []string{countersPrefix + "*.*"},
-		Retention:         jetstream.LimitsPolicy,
-		Storage:           jetstream.FileStorage,
-		Replicas:          opts.Replicas,
-		AllowMsgCounter:   true,
-		AllowDirect:       true,
+		Name:            CountersStream,
+		Description:     "Per-endpoint delivery counters",
+		Subjects:        []string{countersPrefix + "*.*"},
+		Retention:       jetstream.LimitsPolicy,
+		Storage:         jetstream.FileStorage,
+		Replicas:        opts.Replicas,
+		AllowMsgCounter: true,
+		// No direct gets: they may be answered by a lagging replica, and a
+		// status read from one stays stale until the next increment.
+		AllowDirect:       false,
 		MaxMsgsPerSubject: 1,
+		// Increments that must count once (CountOnce) carry a
+		// Nats-Msg-Id; a repeat inside this window is dropped.
+		Duplicates: CountOnceWindow,
 	}}
+	opts.streamLimits(&streams[0], &streams[1])
 	for _, cfg := range streams {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return nil, fmt.Errorf("ensuring stream %s: %w", cfg.Name, err)
+		if err := ensureStream(ctx, js, cfg); err != nil {
+			return nil, err
 		}
 	}
-	q.dedupe, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	q.dedupe, err = ensureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:         DedupeBucket,
 		Description:    "Provider delivery ids seen inside each endpoint's dedupe window",
 		Storage:        jetstream.FileStorage,
@@ -147,18 +166,18 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 		LimitMarkerTTL: time.Minute,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ensuring bucket %s: %w", DedupeBucket, err)
+		return nil, err
 	}
-	q.state, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	q.state, err = ensureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      StateBucket,
 		Description: "Last delivery and last failure per endpoint",
 		Storage:     jetstream.FileStorage,
 		Replicas:    opts.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ensuring bucket %s: %w", StateBucket, err)
+		return nil, err
 	}
-	q.attempts, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	q.attempts, err = ensureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      AttemptsBucket,
 		Description: "Failed delivery attempts per stored event",
 		Storage:     jetstream.FileStorage,
@@ -167,7 +186,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 		TTL: 30 * 24 * time.Hour,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ensuring bucket %s: %w", AttemptsBucket, err)
+		return nil, err
 	}
 	return q, nil
 }
@@ -181,7 +200,7 @@ func Attach(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating JetStream context: %w", err)
 	}
-	q := &Queue{NC: nc, JS: js, opts: opts}
+	q := &Queue{NC: nc, JS: js, opts: opts, counters: &counterBatch{js: js}}
 	if q.dedupe, err = js.KeyValue(ctx, DedupeBucket); err != nil {
 		return nil, fmt.Errorf("opening bucket %s (has a receiver started?): %w", DedupeBucket, err)
 	}
@@ -230,6 +249,10 @@ type Event struct {
 	// Header holds the original request headers worth forwarding.
 	Header map[string][]string
 	Body   []byte
+	// ReplayGuard says the dedupe marker is the provider's replay
+	// protection (Mailgun's single-use tokens): then the event is stored
+	// only once its marker is written, see Enqueue.
+	ReplayGuard bool
 }
 
 // EnqueueResult says what Enqueue did.
@@ -237,8 +260,21 @@ type EnqueueResult struct {
 	// Duplicate is true when the delivery id was already stored inside the
 	// dedupe window: nothing new was stored.
 	Duplicate bool
-	// Sequence of the stored event in the events stream.
+	// Sequence of the stored event in the events stream; for a duplicate,
+	// of the event first stored, when its marker says.
 	Sequence uint64
+	// CountID names the stored event for CountReceived.
+	CountID string
+	// MarkedAt is when a duplicate's marker was written: a marker only
+	// seconds old may belong to a request that stored the event and died
+	// before it counted it (see CountReceived).
+	MarkedAt time.Time
+}
+
+// duplicateOf is the result for a delivery whose marker exists.
+func duplicateOf(entry jetstream.KeyValueEntry) EnqueueResult {
+	seq, _ := strconv.ParseUint(string(entry.Value()), 10, 64)
+	return EnqueueResult{Duplicate: true, Sequence: seq, MarkedAt: entry.Created()}
 }
 
 // ErrUnavailable wraps every failure to store; the receiver answers 503.
@@ -260,20 +296,144 @@ func dedupeKey(uid, deliveryID string) string {
 // written after the event is stored, so a crash in between can at worst
 // forward a redelivery twice, never drop one. Two replicas racing on the
 // same delivery are caught by the stream's own Nats-Msg-Id window.
+//
+// A guarded event (ev.ReplayGuard) is the exception: its marker is what
+// refuses a replayed token, so it must exist before the event does, see
+// enqueueGuarded.
 func (q *Queue) Enqueue(ctx context.Context, ev *Event, window time.Duration) (EnqueueResult, error) {
+	r, err := q.enqueue(ctx, ev, window)
+	// Copies of one delivery share one count id, whichever of them stored
+	// it: the dedupe key (a duplicate's reported sequence is not reliable
+	// while a replicated stream is still storing the first copy).
+	switch {
+	case ev.DeliveryID != "":
+		r.CountID = dedupeKey(ev.EndpointUID, ev.DeliveryID)
+	case r.Sequence > 0:
+		r.CountID = "seq-" + strconv.FormatUint(r.Sequence, 10)
+	}
+	if err == nil && !r.Duplicate {
+		// What waits for delivery counts against the endpoint's quota
+		// until the dispatcher finishes it (see CounterQueuedBytes).
+		_ = q.Incr(ev.EndpointUID, CounterQueuedBytes, int64(len(ev.Body)))
+	}
+	return r, err
+}
+
+func (q *Queue) enqueue(ctx context.Context, ev *Event, window time.Duration) (EnqueueResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, q.opts.PublishTimeout)
 	defer cancel()
+	window = min(window, q.opts.MaxDedupeWindow)
+	if ev.DeliveryID == "" {
+		ack, err := q.JS.PublishMsg(ctx, eventMsg(ev))
+		if err != nil {
+			return EnqueueResult{}, fmt.Errorf("%w: storing event: %v", ErrUnavailable, err)
+		}
+		return EnqueueResult{Sequence: ack.Sequence}, nil
+	}
+	key := dedupeKey(ev.EndpointUID, ev.DeliveryID)
+	if ev.ReplayGuard {
+		return q.enqueueGuarded(ctx, ev, key, window)
+	}
+	if entry, err := q.dedupe.Get(ctx, key); err == nil {
+		return duplicateOf(entry), nil
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return EnqueueResult{}, fmt.Errorf("%w: reading dedupe marker: %v", ErrUnavailable, err)
+	}
+	ack, err := q.publishEvent(ctx, ev, key)
+	if err != nil {
+		return EnqueueResult{}, fmt.Errorf("%w: storing event: %v", ErrUnavailable, err)
+	}
+	// The event is stored: a failure here only weakens dedupe, so it must
+	// not turn into an error the provider would retry on. A duplicate the
+	// stream caught gets its marker too, in case the first store's write
+	// was the one lost.
+	_, _ = q.dedupe.Create(ctx, key, []byte(strconv.FormatUint(ack.Sequence, 10)), jetstream.KeyTTL(window))
+	return EnqueueResult{Duplicate: ack.Duplicate, Sequence: ack.Sequence}, nil
+}
 
-	var key string
-	if ev.DeliveryID != "" {
-		key = dedupeKey(ev.EndpointUID, ev.DeliveryID)
-		if _, err := q.dedupe.Get(ctx, key); err == nil {
-			return EnqueueResult{Duplicate: true}, nil
-		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return EnqueueResult{}, fmt.Errorf("%w: reading dedupe marker: %v", ErrUnavailable, err)
+// markerClaimed is the value of a guarded event's marker until the event
+// is known to be stored; then the marker holds the event's sequence.
+const markerClaimed = "claimed"
+
+// enqueueGuarded stores an event whose dedupe marker is a replay guard.
+//
+// The marker is claimed first: if it cannot be written nothing is stored
+// and the provider, answered 503, retries later. Storing first would let
+// every replay of a token through for as long as markers cannot be
+// written, and store each of the provider's own retries again once the
+// stream's two-minute Nats-Msg-Id window has passed.
+//
+// A claim alone does not prove the event was stored (the publish may have
+// failed after it), so a later request that finds a claim publishes again
+// under the same Nats-Msg-Id, which the stream counts once, and only a
+// marker holding a sequence answers duplicate outright. The event is
+// accepted once its marker says stored; if that last write fails the
+// provider is asked to retry, which may deliver the event twice (the
+// usual at-least-once) but closes the window for replays.
+func (q *Queue) enqueueGuarded(ctx context.Context, ev *Event, key string, window time.Duration) (EnqueueResult, error) {
+	rev, err := q.dedupe.Create(ctx, key, []byte(markerClaimed), jetstream.KeyTTL(window))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		entry, gerr := q.dedupe.Get(ctx, key)
+		if gerr != nil {
+			return EnqueueResult{}, fmt.Errorf("%w: reading dedupe marker: %v", ErrUnavailable, gerr)
+		}
+		if string(entry.Value()) != markerClaimed {
+			return duplicateOf(entry), nil
+		}
+		rev = entry.Revision()
+	} else if err != nil {
+		return EnqueueResult{}, fmt.Errorf("%w: writing dedupe marker, which guards this provider against replays: %v", ErrUnavailable, err)
+	}
+	ack, err := q.publishEvent(ctx, ev, key)
+	if err != nil {
+		return EnqueueResult{}, fmt.Errorf("%w: storing event: %v", ErrUnavailable, err)
+	}
+	if err := q.markStored(ctx, key, rev, ack.Sequence, window); err != nil {
+		return EnqueueResult{}, fmt.Errorf("%w: recording the stored event in its dedupe marker: %v", ErrUnavailable, err)
+	}
+	return EnqueueResult{Duplicate: ack.Duplicate, Sequence: ack.Sequence}, nil
+}
+
+// markStored replaces the claim at revision rev with the event's sequence,
+// keeping the marker's TTL (KeyValue.Update cannot set one). Losing the
+// race to another request that stored the same event is success.
+func (q *Queue) markStored(ctx context.Context, key string, rev, seq uint64, ttl time.Duration) error {
+	msg := &nats.Msg{Subject: "$KV." + DedupeBucket + "." + key, Data: []byte(strconv.FormatUint(seq, 10))}
+	_, err := q.JS.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl))
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		if entry, gerr := q.dedupe.Get(ctx, key); gerr == nil && string(entry.Value()) != markerClaimed {
+			return nil
 		}
 	}
+	return err
+}
 
+// errCodeMsgIDInProcess: a replicated stream is still storing another
+// message with the same Nats-Msg-Id (two copies of one delivery racing
+// through two receivers). Once it is stored, the same publish is answered
+// as a duplicate.
+const errCodeMsgIDInProcess = 10158
+
+// publishEvent stores ev under its dedupe key, waiting out a concurrent
+// copy still in process instead of refusing the provider.
+func (q *Queue) publishEvent(ctx context.Context, ev *Event, key string) (*jetstream.PubAck, error) {
+	for pause := 5 * time.Millisecond; ; pause *= 2 {
+		ack, err := q.JS.PublishMsg(ctx, eventMsg(ev), jetstream.WithMsgID(key))
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errCodeMsgIDInProcess || pause > 500*time.Millisecond {
+			return ack, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause):
+		}
+	}
+}
+
+// eventMsg is ev as stored in the events stream.
+func eventMsg(ev *Event) *nats.Msg {
 	msg := &nats.Msg{Subject: EventsSubject(ev.EndpointUID), Header: nats.Header{}, Data: ev.Body}
 	for k, vs := range ev.Header {
 		for _, v := range vs {
@@ -283,36 +443,10 @@ func (q *Queue) Enqueue(ctx context.Context, ev *Event, window time.Duration) (E
 	msg.Header.Set(HeaderEndpoint, ev.Endpoint)
 	msg.Header.Set(HeaderProvider, ev.Provider)
 	msg.Header.Set(HeaderReceivedAt, ev.ReceivedAt.UTC().Format(time.RFC3339Nano))
-	var popts []jetstream.PublishOpt
-	if key != "" {
+	if ev.DeliveryID != "" {
 		msg.Header.Set(HeaderDelivery, ev.DeliveryID)
-		popts = append(popts, jetstream.WithMsgID(key))
 	}
-	ack, err := q.JS.PublishMsg(ctx, msg, popts...)
-	if err != nil {
-		return EnqueueResult{}, fmt.Errorf("%w: storing event: %v", ErrUnavailable, err)
-	}
-	if ack.Duplicate {
-		return EnqueueResult{Duplicate: true, Sequence: ack.Sequence}, nil
-	}
-	if key != "" {
-		if window > q.opts.MaxDedupeWindow {
-			window = q.opts.MaxDedupeWindow
-		}
-		// The event is stored: a failure here only weakens dedupe, so it
-		// must not turn into an error the provider would retry on.
-		_, _ = q.dedupe.Create(ctx, key, []byte(strconv.FormatUint(ack.Sequence, 10)), jetstream.KeyTTL(window))
-	}
-	return EnqueueResult{Sequence: ack.Sequence}, nil
-}
-
-// Incr adds n to counter c of an endpoint without waiting for the ack; the
-// counter stream's CRDT makes concurrent increments from replicas exact.
-func (q *Queue) Incr(uid, c string, n int64) error {
-	msg := &nats.Msg{Subject: CounterSubject(uid, c), Header: nats.Header{}}
-	msg.Header.Set("Nats-Incr", strconv.FormatInt(n, 10))
-	_, err := q.JS.PublishMsgAsync(msg)
-	return err
+	return msg
 }
 
 // IncrSync adds n to counter c and waits for the server's ack.
@@ -326,6 +460,8 @@ func (q *Queue) IncrSync(ctx context.Context, uid, c string, n int64) error {
 // Counters are the totals of one endpoint.
 type Counters struct {
 	Received, Rejected, Duplicates, Delivered, Retries, DeadLettered int64
+	// QueuedBytes is the bytes of events waiting for delivery.
+	QueuedBytes int64
 	// Pending is stored-but-not-finished events: waiting, in flight or in backoff.
 	Pending int64
 }
@@ -355,6 +491,8 @@ func (q *Queue) ReadCounters(ctx context.Context, uid string) (Counters, error) 
 			c.Retries = v
 		case CounterDeadLettered:
 			c.DeadLettered = v
+		case CounterQueuedBytes:
+			c.QueuedBytes = v
 		}
 	}
 	info, err := q.JS.Consumer(ctx, EventsStream, ConsumerName(uid))
@@ -586,6 +724,8 @@ func (q *Queue) Replay(ctx context.Context, uid string) (int64, error) {
 		if err := dlq.DeleteMsg(ctx, md.Sequence.Stream); err != nil {
 			return n, fmt.Errorf("removing replayed dead letter %d: %w", md.Sequence.Stream, err)
 		}
+		// Back in the queue, it counts against the endpoint's quota again.
+		_ = q.Incr(uid, CounterQueuedBytes, int64(len(msg.Data())))
 		n++
 		if md.Sequence.Stream >= last.Sequence {
 			return n, nil

@@ -13,12 +13,12 @@ import (
 // startQueue runs a real embedded JetStream in a temp dir.
 func startQueue(t *testing.T) *Queue {
 	t.Helper()
-	s, err := StartEmbedded(EmbeddedOptions{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir()})
+	s, err := StartEmbedded(EmbeddedOptions{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir(), Token: testToken})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	nc, err := nats.Connect(s.ClientURL())
+	nc, err := nats.Connect(s.ClientURL(), nats.Token(testToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestDedupeMarkerExpiresWithTheWindow(t *testing.T) {
 func TestCountersAddUpAcrossConnections(t *testing.T) {
 	q := startQueue(t)
 	ctx := context.Background()
-	nc2, err := nats.Connect(q.NC.ConnectedUrl())
+	nc2, err := nats.Connect(q.NC.ConnectedUrl(), nats.Token(testToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,10 +112,8 @@ func TestCountersAddUpAcrossConnections(t *testing.T) {
 	if err := q.Incr("u", CounterRejected, 1); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-q.JS.PublishAsyncComplete():
-	case <-time.After(5 * time.Second):
-		t.Fatal("async counter publish not acknowledged")
+	if err := q.FlushCounters(ctx); err != nil {
+		t.Fatal(err)
 	}
 	c, err := q2.ReadCounters(ctx, "u")
 	if err != nil {

@@ -1,0 +1,117 @@
+package queuetest
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// Cluster is a JetStream cluster of real servers in this process, routed
+// over loopback, with a token as in production.
+type Cluster struct {
+	Servers []*server.Server
+	opts    []*server.Options
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// StartCluster starts n JetStream servers that route to each other and
+// waits until the cluster has a JetStream meta leader.
+func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	c := &Cluster{}
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = freePort(t)
+	}
+	var routes []*url.URL
+	for _, p := range ports {
+		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+	}
+	for i := 0; i < n; i++ {
+		o := &server.Options{
+			ServerName:    fmt.Sprintf("hookgate-test-%d", i),
+			Host:          "127.0.0.1",
+			Port:          -1,
+			JetStream:     true,
+			StoreDir:      t.TempDir(),
+			Authorization: Token,
+			NoSigs:        true,
+			NoLog:         true,
+			Cluster:       server.ClusterOpts{Name: "hookgate-test", Host: "127.0.0.1", Port: ports[i]},
+			Routes:        routes,
+		}
+		c.opts = append(c.opts, o)
+		s, err := server.NewServer(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Start()
+		c.Servers = append(c.Servers, s)
+	}
+	t.Cleanup(c.Shutdown)
+	for _, s := range c.Servers {
+		if !s.ReadyForConnections(30 * time.Second) {
+			t.Fatal("cluster server not ready")
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ready := true
+		for _, s := range c.Servers {
+			if !s.JetStreamIsClustered() || s.JetStreamIsLeader() == false && !hasLeader(c) {
+				ready = false
+			}
+		}
+		if ready {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("JetStream cluster has no meta leader after 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func hasLeader(c *Cluster) bool {
+	for _, s := range c.Servers {
+		if s.JetStreamIsLeader() {
+			return true
+		}
+	}
+	return false
+}
+
+// Connect opens an authenticated client connection to server i.
+func (c *Cluster) Connect(t testing.TB, i int) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(c.Servers[i].ClientURL(), nats.Token(Token), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// Shutdown stops every server.
+func (c *Cluster) Shutdown() {
+	for _, s := range c.Servers {
+		s.Shutdown()
+	}
+	for _, s := range c.Servers {
+		s.WaitForShutdown()
+	}
+}
