@@ -47,17 +47,31 @@ const (
 	ReasonRouteFailed = "RouteFailed"
 	// ReasonRouteDisabled: no route is wanted.
 	ReasonRouteDisabled = "RouteDisabled"
+	// ReasonQuotaExceeded: the endpoint has as many events or bytes waiting
+	// for delivery as spec.limits allows; new events are answered 503.
+	ReasonQuotaExceeded = "QuotaExceeded"
+	// ReasonRoutePolicyViolation: spec.route sets what the platform's route policy does not allow.
+	ReasonRoutePolicyViolation = "RoutePolicyViolation"
+	// ReasonSecretNotManaged: spec.rotation is set but the Secret was neither
+	// created by the controller for this endpoint nor labelled
+	// LabelEndpointName=<endpoint name>, so the controller will not write it.
+	ReasonSecretNotManaged = "SecretNotManaged"
+	// ReasonPreviousKeyIgnored: the Secret holds a previous key whose expiry
+	// is missing or unreadable, so it is not accepted.
+	ReasonPreviousKeyIgnored = "PreviousKeyIgnored"
 )
 
 // Labels and annotations.
 const (
 	// PreviousKeySuffix names the Secret key that holds the key being
-	// rotated out: "<secretRef.key>.previous". The receiver accepts it
-	// beside the current key until AnnotationPreviousKeyExpiresAt.
+	// rotated out: "<secretRef.key>.previous". It is accepted beside the
+	// current key until AnnotationPreviousKeyExpiresAt.
 	PreviousKeySuffix = ".previous"
 	// AnnotationPreviousKeyExpiresAt, on the signing Secret, is the RFC 3339
-	// time at which the previous key stops being accepted. Without it the
-	// previous key is accepted until it is removed.
+	// time at which the previous key stops being accepted. A previous key
+	// without it, or with a value that is not an RFC 3339 time, is not
+	// accepted at all (SecretReady says so) and does not hold up a rotation,
+	// which replaces it. internal/keyring is the one reader of this layout.
 	AnnotationPreviousKeyExpiresAt = "hookgate.io/previous-key-expires-at"
 
 	// AnnotationRotate requests a rotation; any new value triggers one.
@@ -66,7 +80,9 @@ const (
 	// new value triggers one.
 	AnnotationReplay = "hookgate.io/replay"
 	// LabelEndpointName, LabelEndpointNamespace and LabelEndpointUID mark
-	// objects the controller made for an endpoint (routes, Secrets).
+	// objects the controller made for an endpoint (routes, Secrets, key
+	// mirrors). LabelEndpointName=<endpoint name> on a signing Secret the
+	// controller did not create hands it over for spec.rotation to write.
 	LabelEndpointName      = "hookgate.io/endpoint-name"
 	LabelEndpointNamespace = "hookgate.io/endpoint-namespace"
 	LabelEndpointUID       = "hookgate.io/endpoint-uid"

@@ -108,16 +108,33 @@ func (r *RotationSpec) GetGracePeriod() time.Duration {
 // ReceiverChoosesSecret reports whether the provider lets the receiving side
 // choose the signing secret, so the controller may generate and rotate it.
 func (p Provider) ReceiverChoosesSecret() bool {
-	switch p {
-	case ProviderGitHub, "gitlab", ProviderStandardWebhooks, ProviderGenericHMAC, "bearer":
-		return true
-	}
-	return false
+	info, ok := LookupProvider(p)
+	return ok && info.Key.ReceiverChooses
 }
 
 // VerifiesWithPublicKeysOnly reports whether the endpoint needs no Secret:
-// its provider signs with a private key, or it lists public keys and no
-// Secret (Standard Webhooks v1a).
+// its provider signs with a private key, or its provider may verify with
+// public keys and it lists some and no Secret (Standard Webhooks v1a).
 func (s *WebhookEndpointSpec) VerifiesWithPublicKeysOnly() bool {
-	return s.Provider.IsAsymmetric() || (s.SecretRef == nil && len(s.PublicKeys) > 0)
+	if s.Provider.IsAsymmetric() {
+		return true
+	}
+	info, _ := LookupProvider(s.Provider)
+	return info.Key.PublicKeysOptional && s.SecretRef == nil && len(s.PublicKeys) > 0
+}
+
+// GetMaxQueuedEvents returns the endpoint's quota of waiting events.
+func (l LimitsSpec) GetMaxQueuedEvents() int64 {
+	if l.MaxQueuedEvents == nil || *l.MaxQueuedEvents <= 0 {
+		return DefaultMaxQueuedEvents
+	}
+	return *l.MaxQueuedEvents
+}
+
+// GetMaxQueuedBytes returns the endpoint's quota of waiting body bytes.
+func (l LimitsSpec) GetMaxQueuedBytes() int64 {
+	if l.MaxQueuedBytes == nil || *l.MaxQueuedBytes <= 0 {
+		return DefaultMaxQueuedBytes
+	}
+	return *l.MaxQueuedBytes
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // Provider names the sender whose signature scheme an endpoint verifies.
-// +kubebuilder:validation:Enum=github;gitlab;bitbucket;stripe;shopify;slack;twilio;standardwebhooks;svix;linear;square;paddle;discord;sendgrid;mailgun;zoom;intercom;twitch;generic-hmac;bearer;basic
+// +kubebuilder:validation:Enum=github;gitlab;bitbucket;stripe;shopify;slack;twilio;standardwebhooks;svix;linear;square;paddle;discord;sendgrid;mailgun;zoom;intercom;twitch;generic-hmac;bearer;basic;okta;mailchimp;mandrill;dialogflow;braintree;travis;circleci;meta;coinbase;docusign;typeform;xero;facebook;instagram;whatsapp;x;hubspot;zendesk;pagerduty;sentry;vercel;calendly;workos;buildkite;buildkite-token;orb;tiktok;postmark;resend;clerk;openai;replicate
 type Provider string
 
 const (
@@ -25,9 +25,11 @@ const (
 )
 
 // IsAsymmetric reports whether a provider verifies with public keys
-// (spec.publicKeys) rather than a shared secret.
+// (spec.publicKeys) rather than a shared secret, as its entry in the
+// provider table says.
 func (p Provider) IsAsymmetric() bool {
-	return p == ProviderDiscord || p == ProviderSendGrid
+	info, ok := LookupProvider(p)
+	return ok && info.Key.Kind == KeyPublicKey
 }
 
 // Defaults mirrored by the GetX helpers below; code never re-derives them.
@@ -44,15 +46,17 @@ const (
 	DefaultGenericHeader    = "X-Signature"
 	DefaultGenericAlgorithm = "sha256"
 	DefaultGenericEncoding  = "hex"
+	DefaultMaxQueuedEvents  = 10_000
+	DefaultMaxQueuedBytes   = 64 << 20
 )
 
 // WebhookEndpointSpec declares where a provider's webhooks are received, how
 // they are verified, and where they are delivered.
-// +kubebuilder:validation:XValidation:rule="self.provider in ['discord', 'sendgrid'] || has(self.secretRef) || (self.provider in ['standardwebhooks', 'svix'] && has(self.publicKeys))",message="spec.secretRef is required for this provider (standardwebhooks and svix may use spec.publicKeys instead)"
-// +kubebuilder:validation:XValidation:rule="!(self.provider in ['discord', 'sendgrid']) || (has(self.publicKeys) && size(self.publicKeys) > 0)",message="spec.publicKeys is required for discord and sendgrid"
-// +kubebuilder:validation:XValidation:rule="!has(self.publicKeys) || self.provider in ['discord', 'sendgrid', 'standardwebhooks', 'svix']",message="spec.publicKeys is only used by discord, sendgrid, standardwebhooks and svix"
+// +kubebuilder:validation:XValidation:rule="self.provider in ['discord', 'sendgrid', 'travis'] || has(self.secretRef) || (self.provider in ['standardwebhooks', 'svix'] && has(self.publicKeys))",message="spec.secretRef is required for this provider (standardwebhooks and svix may use spec.publicKeys instead)"
+// +kubebuilder:validation:XValidation:rule="!(self.provider in ['discord', 'sendgrid', 'travis']) || (has(self.publicKeys) && size(self.publicKeys) > 0)",message="spec.publicKeys is required for discord, sendgrid and travis"
+// +kubebuilder:validation:XValidation:rule="!has(self.publicKeys) || self.provider in ['discord', 'sendgrid', 'travis', 'standardwebhooks', 'svix']",message="spec.publicKeys is only used by discord, sendgrid, travis, standardwebhooks and svix"
 // +kubebuilder:validation:XValidation:rule="!has(self.github) || self.provider == 'github'",message="spec.github may only be set when provider is github"
-// +kubebuilder:validation:XValidation:rule="!has(self.rotation) || self.provider in ['github', 'gitlab', 'standardwebhooks', 'generic-hmac', 'bearer']",message="spec.rotation is only possible where the receiver chooses the secret: github, gitlab, standardwebhooks, generic-hmac, bearer"
+// +kubebuilder:validation:XValidation:rule="!has(self.rotation) || self.provider in ['github', 'gitlab', 'standardwebhooks', 'generic-hmac', 'bearer', 'okta', 'mailchimp', 'dialogflow', 'circleci', 'typeform']",message="spec.rotation is only possible where the receiver chooses the secret: github, gitlab, standardwebhooks, generic-hmac, bearer, okta, mailchimp, dialogflow, circleci, typeform"
 // +kubebuilder:validation:XValidation:rule="self.provider != 'generic-hmac' || has(self.genericHMAC)",message="spec.genericHMAC is required when provider is generic-hmac"
 // +kubebuilder:validation:XValidation:rule="self.provider == 'generic-hmac' || !has(self.genericHMAC)",message="spec.genericHMAC may only be set when provider is generic-hmac"
 type WebhookEndpointSpec struct {
@@ -62,15 +66,16 @@ type WebhookEndpointSpec struct {
 
 	// SecretRef points at the Secret, in the endpoint's namespace, that holds
 	// the signing secret shared with the provider. Not used by providers
-	// that sign with a private key (discord, sendgrid), which need
-	// publicKeys instead.
+	// that sign with a private key (discord, sendgrid, travis; see
+	// docs/providers.md), which need publicKeys instead.
 	// +optional
 	SecretRef *SecretKeyRef `json:"secretRef,omitempty"`
 
 	// PublicKeys verify providers that sign with a private key, in the
 	// provider's published encoding: discord (hex Ed25519 application public
 	// key), sendgrid (base64 DER ECDSA P-256 key from the Event Webhook
-	// settings), standardwebhooks (whpk_... keys for v1a signatures). Every
+	// settings), travis (PEM RSA key from Travis CI's /config API),
+	// standardwebhooks and svix (whpk_... keys for v1a signatures). Every
 	// listed key is accepted, so a new key can be added before the old one
 	// is removed.
 	// +optional
@@ -131,8 +136,11 @@ type WebhookEndpointSpec struct {
 	Route *RouteSpec `json:"route,omitempty"`
 
 	// Rotation lets the controller generate the signing secret and rotate
-	// it, for providers where the receiver chooses the secret (github,
-	// gitlab, standardwebhooks, generic-hmac, bearer).
+	// it, for providers where the receiver chooses the secret (the
+	// "key" column of docs/providers.md says which). The controller writes
+	// only a Secret it created for this endpoint or one labelled
+	// hookgate.io/endpoint-name=<endpoint name>; with any other Secret
+	// SecretReady is False (SecretNotManaged) and the Secret is left alone.
 	// +optional
 	Rotation *RotationSpec `json:"rotation,omitempty"`
 }
@@ -150,7 +158,11 @@ const (
 	RouteNone RouteKind = "None"
 )
 
-// RouteSpec overrides the manager's route defaults for one endpoint.
+// RouteSpec overrides the manager's route defaults for one endpoint. The
+// route is written in the platform's namespace, so every field other than
+// kind may differ from the defaults only as far as the platform's route
+// policy allows (the chart's route.tenantPolicy); otherwise the endpoint
+// gets no route and RouteReady=False with reason RoutePolicyViolation.
 type RouteSpec struct {
 	// Kind of route. Defaults to the manager's --route-kind.
 	// +optional
@@ -238,6 +250,25 @@ type LimitsSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100000
 	Burst *int32 `json:"burst,omitempty"`
+
+	// MaxQueuedEvents is this endpoint's storage quota in events waiting
+	// for delivery (queued, in flight or in backoff). Over it, new events
+	// are answered 503 with Retry-After, so the provider retries later,
+	// and other endpoints are unaffected. Defaults to 10000; the platform
+	// may set a lower ceiling on the receiver.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	MaxQueuedEvents *int64 `json:"maxQueuedEvents,omitempty"`
+
+	// MaxQueuedBytes is this endpoint's storage quota in bytes of bodies
+	// waiting for delivery; over it, new events are answered 503 with
+	// Retry-After. Defaults to 67108864 (64 MiB); the platform may set a
+	// lower ceiling on the receiver.
+	// +optional
+	// +kubebuilder:validation:Minimum=1048576
+	// +kubebuilder:validation:Maximum=68719476736
+	MaxQueuedBytes *int64 `json:"maxQueuedBytes,omitempty"`
 }
 
 // SecretKeyRef selects a key of a Secret in the endpoint's namespace.
@@ -293,7 +324,7 @@ type GenericHMACSpec struct {
 	TimestampHeader string `json:"timestampHeader,omitempty"`
 
 	// SignedContent is the template of the signed bytes, built from
-	// {body}, {timestamp}, {id} and {url}. Defaults to "{body}".
+	// {body}, {timestamp}, {id}, {url} and {method}. Defaults to "{body}".
 	// +optional
 	// +kubebuilder:validation:MaxLength=256
 	SignedContent string `json:"signedContent,omitempty"`
@@ -480,6 +511,10 @@ type DeliveryCounters struct {
 	// +optional
 	// +kubebuilder:default=0
 	DeadLettered int64 `json:"deadLettered"`
+	// QueuedBytes is the bytes of bodies waiting for delivery, counted
+	// against spec.limits.maxQueuedBytes.
+	// +optional
+	QueuedBytes int64 `json:"queuedBytes,omitempty"`
 }
 
 // DeliveryFailure describes a failed attempt.
