@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -44,6 +45,15 @@ type GenericHMACOptions struct {
 	// Tolerance of now, and must be signed (SignedContent must use
 	// {timestamp}).
 	TimestampHeader string
+	// TimestampParam, instead of TimestampHeader, reads the timestamp from
+	// the "<param>=" element of the comma-separated signature header
+	// (Calendly's "t=<ts>,v1=<mac>"). Not settable through
+	// spec.genericHMAC; provider recipes use it.
+	TimestampParam string
+	// TimestampFormat is how TimestampHeader writes the time: "unix"
+	// (seconds, the default), "unix-ms" (milliseconds) or "rfc3339". Not
+	// settable through spec.genericHMAC; provider recipes use it.
+	TimestampFormat string
 	// Tolerance is the replay window around now. Default DefaultTolerance
 	// when TimestampHeader is set; setting it without TimestampHeader is an
 	// error.
@@ -51,8 +61,8 @@ type GenericHMACOptions struct {
 	// SignedContent is the template of the bytes the provider signs. It may
 	// use {body} (the raw body, required), {timestamp} (the timestamp
 	// header's text), {id} (the id header's text) and {url} (the request
-	// URL as the provider called it); all other text is literal. Default
-	// "{body}".
+	// URL as the provider called it) and {method} (the HTTP method); all
+	// other text is literal. Default "{body}".
 	SignedContent string
 }
 
@@ -65,6 +75,7 @@ const (
 	phTimestamp
 	phID
 	phURL
+	phMethod
 )
 
 var placeholders = map[string]placeholder{
@@ -72,6 +83,7 @@ var placeholders = map[string]placeholder{
 	"timestamp": phTimestamp,
 	"id":        phID,
 	"url":       phURL,
+	"method":    phMethod,
 }
 
 // segment is a parsed piece of a SignedContent template.
@@ -89,6 +101,8 @@ type genericHMAC struct {
 	encoding  encoding
 	idHeader  string
 	tsHeader  string
+	tsFormat  string
+	tsParam   string
 	tolerance time.Duration
 	content   []segment
 	usesID    bool
@@ -115,6 +129,8 @@ func compileGenericHMAC(opts GenericHMACOptions) (*genericHMAC, error) {
 		prefix:   opts.Prefix,
 		idHeader: opts.IDHeader,
 		tsHeader: opts.TimestampHeader,
+		tsFormat: orDefault(opts.TimestampFormat, TimestampUnix),
+		tsParam:  opts.TimestampParam,
 	}
 	var errs []error
 	for _, h := range []struct{ field, name string }{
@@ -126,6 +142,9 @@ func compileGenericHMAC(opts GenericHMACOptions) (*genericHMAC, error) {
 	}
 	if g.idHeader != "" && strings.EqualFold(g.idHeader, g.header) {
 		errs = append(errs, fmt.Errorf("IDHeader must differ from Header %q", g.header))
+	}
+	if g.tsHeader != "" && g.tsParam != "" {
+		errs = append(errs, errors.New("TimestampHeader and TimestampParam are exclusive"))
 	}
 	if g.tsHeader != "" && strings.EqualFold(g.tsHeader, g.header) {
 		errs = append(errs, fmt.Errorf("TimestampHeader must differ from Header %q", g.header))
@@ -149,12 +168,18 @@ func compileGenericHMAC(opts GenericHMACOptions) (*genericHMAC, error) {
 		errs = append(errs, fmt.Errorf("Encoding %q is not supported; use hex or base64", opts.Encoding))
 	}
 
+	switch g.tsFormat {
+	case TimestampUnix, TimestampUnixMilli, TimestampRFC3339, TimestampISO8601UTC:
+	default:
+		errs = append(errs, fmt.Errorf("TimestampFormat %q is not supported; use unix, unix-ms, rfc3339 or iso8601-utc", opts.TimestampFormat))
+	}
+
 	switch {
 	case opts.Tolerance < 0:
 		errs = append(errs, fmt.Errorf("Tolerance %s is negative", opts.Tolerance))
-	case opts.Tolerance > 0 && g.tsHeader == "":
+	case opts.Tolerance > 0 && !g.hasTimestamp():
 		errs = append(errs, errors.New("Tolerance is set but TimestampHeader is not, so there is no timestamp to check"))
-	case g.tsHeader != "":
+	case g.hasTimestamp():
 		g.tolerance = opts.Tolerance
 		if g.tolerance == 0 {
 			g.tolerance = DefaultTolerance
@@ -179,10 +204,10 @@ func compileGenericHMAC(opts GenericHMACOptions) (*genericHMAC, error) {
 		if g.usesID && g.idHeader == "" {
 			errs = append(errs, errors.New("SignedContent uses {id} but IDHeader is not set"))
 		}
-		if usesTS && g.tsHeader == "" {
+		if usesTS && !g.hasTimestamp() {
 			errs = append(errs, errors.New("SignedContent uses {timestamp} but TimestampHeader is not set"))
 		}
-		if g.tsHeader != "" && !usesTS {
+		if g.hasTimestamp() && !usesTS {
 			errs = append(errs, errors.New("TimestampHeader is set but SignedContent does not use {timestamp}; an unsigned timestamp gives no replay protection"))
 		}
 	}
@@ -217,7 +242,7 @@ func parseSignedContent(t string) ([]segment, error) {
 		name := rest[open+1 : open+end]
 		kind, ok := placeholders[name]
 		if !ok {
-			return nil, fmt.Errorf("SignedContent %q: unknown placeholder {%s}; use {body}, {timestamp}, {id} or {url}", t, name)
+			return nil, fmt.Errorf("SignedContent %q: unknown placeholder {%s}; use {body}, {timestamp}, {id}, {url} or {method}", t, name)
 		}
 		hasBody = hasBody || kind == phBody
 		segs = append(segs, segment{kind: kind})
@@ -261,7 +286,7 @@ func (g *genericHMAC) Verify(req *Request, keys [][]byte, now time.Time) (Result
 		return Result{}, fail(ReasonSignatureMismatch, "%s matches none of %d keys", g.header, len(usable))
 	}
 	res := Result{DeliveryID: fields.id}
-	if g.tsHeader != "" {
+	if g.hasTimestamp() {
 		if err := checkWindow(fields.ts, now, g.tolerance); err != nil {
 			return Result{}, err
 		}
@@ -289,21 +314,55 @@ func (g *genericHMAC) readFields(req *Request) (genericFields, error) {
 		}
 		f.id = id
 	}
-	if g.tsHeader != "" {
-		raw, ok, err := singleHeader(req.Header, g.tsHeader)
+	if g.hasTimestamp() {
+		raw, ok, err := g.timestampText(req)
 		if err != nil {
 			return f, err
 		}
 		if !ok {
-			return f, fail(ReasonMissingSignature, "%s is absent", g.tsHeader)
+			return f, fail(ReasonMissingSignature, "%s is absent", g.timestampSource())
 		}
-		ts, ok := parseUnixSeconds(raw)
+		ts, ok := parseTimestamp(g.tsFormat, raw)
 		if !ok {
-			return f, fail(ReasonMalformedSignature, "%s is not a unix time in seconds", g.tsHeader)
+			return f, fail(ReasonMalformedSignature, "%s is not a %s timestamp", g.timestampSource(), g.tsFormat)
 		}
 		f.tsRaw, f.ts = raw, ts
 	}
 	return f, nil
+}
+
+func (g *genericHMAC) hasTimestamp() bool { return g.tsHeader != "" || g.tsParam != "" }
+
+func (g *genericHMAC) timestampSource() string {
+	if g.tsParam != "" {
+		return g.header + " " + g.tsParam + "="
+	}
+	return g.tsHeader
+}
+
+// timestampText returns the timestamp as sent: its header, or the single
+// "<param>=" element of the signature header.
+func (g *genericHMAC) timestampText(req *Request) (string, bool, error) {
+	if g.tsParam == "" {
+		return singleHeader(req.Header, g.tsHeader)
+	}
+	value, ok, err := singleHeader(req.Header, g.header)
+	if err != nil || !ok {
+		return "", false, err
+	}
+	var (
+		raw   string
+		found int
+	)
+	for _, el := range strings.Split(value, ",") {
+		if el = strings.TrimSpace(el); hasPrefixFoldASCII(el, g.tsParam+"=") {
+			raw, found = el[len(g.tsParam)+1:], found+1
+		}
+	}
+	if found > 1 {
+		return "", false, fail(ReasonMalformedSignature, "%s has %d %s= elements", g.header, found, g.tsParam)
+	}
+	return raw, found == 1, nil
 }
 
 // writeContent streams the template into h without building the whole
@@ -319,6 +378,8 @@ func (g *genericHMAC) writeContent(h hash.Hash, req *Request, f genericFields) {
 			h.Write([]byte(f.tsRaw))
 		case phID:
 			h.Write([]byte(f.id))
+		case phMethod:
+			h.Write([]byte(req.Method))
 		case phURL:
 			// A request without a URL signs as empty and so fails to
 			// match, rather than panicking.
@@ -333,6 +394,70 @@ func (g *genericHMAC) writeContent(h hash.Hash, req *Request, f genericFields) {
 // the MAC in enc.
 func parseGenericSignature(name, value, prefix string, enc encoding, size int) ([]byte, error) {
 	return decodeSignature(name, value, prefix, enc, size)
+}
+
+// Timestamp formats of GenericHMACOptions.TimestampFormat.
+const (
+	TimestampUnix      = "unix"
+	TimestampUnixMilli = "unix-ms"
+	TimestampRFC3339   = "rfc3339"
+	// TimestampISO8601UTC is an ISO 8601 local time read as UTC, with an
+	// optional fraction and an optional zone (Orb: "2024-03-27T15:42:29.551").
+	TimestampISO8601UTC = "iso8601-utc"
+)
+
+// iso8601Local is a zoneless ISO 8601 time with an optional fraction.
+const iso8601Local = "2006-01-02T15:04:05.999999999"
+
+// parseTimestamp reads a timestamp header in format.
+func parseTimestamp(format, raw string) (time.Time, bool) {
+	switch format {
+	case TimestampUnixMilli:
+		// Digits only, as for seconds, three more of them.
+		if len(raw) == 0 || len(raw) > maxTimestampDigits+3 {
+			return time.Time{}, false
+		}
+		var n int64
+		for i := 0; i < len(raw); i++ {
+			c := raw[i]
+			if c < '0' || c > '9' {
+				return time.Time{}, false
+			}
+			n = n*10 + int64(c-'0')
+		}
+		return time.UnixMilli(n).UTC(), true
+	case TimestampRFC3339:
+		if len(raw) > 64 {
+			return time.Time{}, false
+		}
+		ts, err := time.Parse(time.RFC3339, raw)
+		return ts.UTC(), err == nil
+	case TimestampISO8601UTC:
+		if len(raw) > 64 {
+			return time.Time{}, false
+		}
+		if ts, err := time.ParseInLocation(iso8601Local, raw, time.UTC); err == nil {
+			return ts.UTC(), true
+		}
+		ts, err := time.Parse(time.RFC3339, raw)
+		return ts.UTC(), err == nil
+	default:
+		return parseUnixSeconds(raw)
+	}
+}
+
+// formatTimestamp writes t as a provider in format would.
+func formatTimestamp(format string, t time.Time) string {
+	switch format {
+	case TimestampUnixMilli:
+		return strconv.FormatInt(t.UnixMilli(), 10)
+	case TimestampRFC3339:
+		return t.UTC().Format(time.RFC3339)
+	case TimestampISO8601UTC:
+		return t.UTC().Format("2006-01-02T15:04:05.000")
+	default:
+		return strconv.FormatInt(t.Unix(), 10)
+	}
 }
 
 func orDefault(s, def string) string {

@@ -4,46 +4,72 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 )
 
-// Constructor builds a provider's verifier from per-endpoint options.
+// Constructor builds a scheme's verifier from per-endpoint options.
 type Constructor func(o Options) (Verifier, error)
 
+// SchemeConstructor builds a scheme's verifier for one provider table entry:
+// table-driven schemes (hookv1.SchemeHMAC, hookv1.SchemeToken) are
+// configured from the entry alone.
+type SchemeConstructor func(info hookv1.ProviderInfo, o Options) (Verifier, error)
+
 var (
-	providersMu sync.RWMutex
-	providers   = map[string]Constructor{}
+	schemesMu sync.RWMutex
+	schemes   = map[hookv1.Scheme]SchemeConstructor{}
 )
 
-// register adds a provider by its API name (the WebhookEndpoint
-// spec.provider enum value). Each provider's file registers itself in init.
-func register(name string, c Constructor) {
-	providersMu.Lock()
-	defer providersMu.Unlock()
-	if _, dup := providers[name]; dup {
-		panic("verify: provider registered twice: " + name)
-	}
-	providers[name] = c
+// register adds the verifier of a scheme that needs only the options. Each
+// scheme's file registers itself in init; which providers use it is the
+// provider table's business (hookv1.Providers).
+func register(scheme string, c Constructor) {
+	registerScheme(hookv1.Scheme(scheme), func(_ hookv1.ProviderInfo, o Options) (Verifier, error) { return c(o) })
 }
 
-// New returns the verifier of a provider by its API name. generic-hmac is
-// built with NewGenericHMAC instead, as it needs its own options.
+func registerScheme(scheme hookv1.Scheme, c SchemeConstructor) {
+	schemesMu.Lock()
+	defer schemesMu.Unlock()
+	if _, dup := schemes[scheme]; dup {
+		panic("verify: scheme registered twice: " + string(scheme))
+	}
+	schemes[scheme] = c
+}
+
+func schemeConstructor(s hookv1.Scheme) (SchemeConstructor, bool) {
+	schemesMu.RLock()
+	defer schemesMu.RUnlock()
+	c, ok := schemes[s]
+	return c, ok
+}
+
+// New returns the verifier of a provider by its API name, built from its
+// entry in the provider table by the entry's scheme. A zero o.Tolerance
+// takes the entry's default replay window.
 func New(provider string, o Options) (Verifier, error) {
-	providersMu.RLock()
-	c, ok := providers[provider]
-	providersMu.RUnlock()
+	info, ok := hookv1.LookupProvider(hookv1.Provider(provider))
 	if !ok {
 		return nil, fmt.Errorf("unknown provider %q", provider)
 	}
-	return c(o)
+	c, ok := schemeConstructor(info.Scheme)
+	if !ok {
+		return nil, fmt.Errorf("provider %q: no verifier for scheme %q", provider, info.Scheme)
+	}
+	if o.Tolerance <= 0 {
+		o.Tolerance = info.Timestamp.DefaultWindow
+	}
+	return c(info, o)
 }
 
-// Providers lists the registered provider names, sorted.
+// Providers lists the names of the table's providers that have a verifier
+// in this build, sorted.
 func Providers() []string {
-	providersMu.RLock()
-	defer providersMu.RUnlock()
-	out := make([]string, 0, len(providers))
-	for n := range providers {
-		out = append(out, n)
+	var out []string
+	for _, info := range hookv1.Providers {
+		if _, ok := schemeConstructor(info.Scheme); ok {
+			out = append(out, string(info.Name))
+		}
 	}
 	sort.Strings(out)
 	return out
@@ -51,5 +77,11 @@ func Providers() []string {
 
 func init() {
 	register("github", func(o Options) (Verifier, error) { return NewGitHub(GitHubOptions{AllowSHA1: o.AllowSHA1}), nil })
-	register("standardwebhooks", func(o Options) (Verifier, error) { return NewStandardWebhooksWithOptions(o), nil })
+	register(string(hookv1.SchemeStandardWebhooks), func(o Options) (Verifier, error) { return NewStandardWebhooksWithOptions(o), nil })
+	register(string(hookv1.SchemeGenericHMAC), func(o Options) (Verifier, error) {
+		if o.Generic == nil {
+			return NewGenericHMAC(GenericHMACOptions{})
+		}
+		return NewGenericHMAC(*o.Generic)
+	})
 }

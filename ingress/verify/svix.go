@@ -8,10 +8,8 @@ package verify
 // webhook-* ones are absent, so "svix" is the same verifier under the name
 // users look for.
 //
-// It is built with NewStandardWebhooksWithOptions rather than
-// NewStandardWebhooks so that spec.publicKeys, which the API accepts for
-// svix, selects the asymmetric (v1a) scheme instead of being silently
-// ignored. Without public keys the two are identical.
-func init() {
-	register("svix", func(o Options) (Verifier, error) { return NewStandardWebhooksWithOptions(o), nil })
-}
+// The provider table (hookv1.Providers) therefore gives svix the Standard
+// Webhooks scheme: NewStandardWebhooksWithOptions, so that spec.publicKeys,
+// which the API accepts for svix, selects the asymmetric (v1a) scheme
+// instead of being silently ignored. Without public keys the two are
+// identical.

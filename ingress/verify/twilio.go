@@ -47,9 +47,10 @@ func init() {
 // the URL as Twilio saw it (scheme and host after trusted-proxy handling).
 //
 // Twilio signs no timestamp: a captured request stays valid for as long as
-// the auth token does. Only the idempotency header dedupe (unsigned) stands
-// between a replay and the target, so Twilio endpoints should keep
-// spec.sourceRanges or another layer in front where that matters.
+// the auth token does. The idempotency header used for dedupe is not
+// signed, so it stops Twilio's own retries, not a replay with a new token;
+// Twilio endpoints should keep spec.sourceRanges or another layer in front
+// where that matters.
 func NewTwilio() Verifier { return twilioVerifier{} }
 
 // Verify implements Verifier.
@@ -111,9 +112,11 @@ func (c twilioContent) write(h hash.Hash, u string) {
 // application/x-www-form-urlencoded parameters, which is what Twilio posts;
 // a GET or an empty body has none. Parameter names are sorted by byte
 // order, which for UTF-8 is Unicode code point order, and a name sent
-// several times contributes each distinct value in sorted order, as
-// twilio-node does. twilio-go signs only the first value of such a name;
-// following it would leave the other values unsigned.
+// several times contributes each distinct value once, in sorted order: what
+// Twilio's servers sign, as twilio-python and twilio-node reproduce it (the
+// python vector is in twilio_test.go). twilio-go signs only the first value
+// of such a name, so it refuses Twilio's signatures over repeated names and
+// accepts values appended to a signed one; we do not follow it there.
 func twilioSignedContent(u *url.URL, body []byte) (twilioContent, error) {
 	// The query is signed as the text it is; it is parsed only to find the
 	// body hash, so a parse error elsewhere in it does not matter here.

@@ -406,3 +406,119 @@ func TestTwilioGoVectorsAreWhatTheSDKAccepts(t *testing.T) {
 		}
 	}
 }
+
+// twilio-python's vector for a repeated parameter
+// (tests/unit/test_request_validator.py, duplicate_expected), made with
+// twilioDocToken over twilioDocURL: Twilio's SDK maintainers sign each
+// distinct value of a name once, sorted, which is what Twilio's servers do.
+const (
+	twilioPythonDuplicateBody = "Sid=CA123&SidAccount=AC123&Digits=5678&Digits=1234&Digits=1234"
+	twilioPythonDuplicateSig  = "IK+Dwps556ElfBT0I3Rgjkr1wJU="
+)
+
+// TestTwilioRepeatedParametersAgainstTheSDKs is the cross-check for a name
+// posted several times, where twilio-go and Twilio disagree: twilio-go
+// signs only the first value of each name (client/request_validator.go,
+// "validate with first value of each key"), twilio-python and twilio-node
+// sign every distinct value in sorted order. We follow Twilio's servers
+// (the python and node vectors); each row says what twilio-go makes of the
+// same request, so a change on either side shows up here.
+func TestTwilioRepeatedParametersAgainstTheSDKs(t *testing.T) {
+	const token = "9a7f3c1e5b2d4f6a8c0e2b4d6f8a0c2e"
+	hook := "https://hooks.example.com/twilio?x=1"
+	single := "AccountSid=AC1&Body=Hello&From=%2B15551234567"
+	singleSig := signTwilio(t, hook, single, token)
+	cases := []struct {
+		name          string
+		token         string
+		url, body     string
+		sig           string
+		here, twiliGo bool
+	}{
+		{name: "twilio-python's repeated-parameter vector verifies here; twilio-go, signing only the first value, refuses Twilio's own signature",
+			token: twilioDocToken, url: twilioDocURL, body: twilioPythonDuplicateBody, sig: twilioPythonDuplicateSig, here: true, twiliGo: false},
+		{name: "the same vector with the repeated values posted in another order verifies here, as it does for twilio-python",
+			token: twilioDocToken, url: twilioDocURL, body: "Digits=1234&Sid=CA123&Digits=5678&SidAccount=AC123", sig: twilioPythonDuplicateSig, here: true, twiliGo: false},
+		{name: "single-valued parameters verify in both",
+			token: token, url: hook, body: single, sig: singleSig, here: true, twiliGo: true},
+		{name: "a second value appended to a signed name is refused here; twilio-go accepts it, the value being unsigned",
+			token: token, url: hook, body: single + "&Body=Evil", sig: singleSig, here: false, twiliGo: true},
+		{name: "a second value posted before the signed one is refused by both",
+			token: token, url: hook, body: "Body=Evil&" + single, sig: singleSig, here: false, twiliGo: false},
+		{name: "a repeated value dropped from the vector is refused here",
+			token: twilioDocToken, url: twilioDocURL, body: "Sid=CA123&SidAccount=AC123&Digits=1234", sig: twilioPythonDuplicateSig, here: false, twiliGo: false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := twilioReq(t, http.MethodPost, tc.url, tc.body, "X-Twilio-Signature", tc.sig)
+			_, err := NewTwilio().Verify(r, keys(tc.token), time.Now())
+			if (err == nil) != tc.here {
+				t.Errorf("here: err = %v, want verified %v", err, tc.here)
+			}
+			validator := twilioclient.NewRequestValidator(tc.token)
+			if ok := validator.ValidateBody(tc.url, []byte(tc.body), tc.sig); ok != tc.twiliGo {
+				t.Errorf("twilio-go ValidateBody = %v, want %v", ok, tc.twiliGo)
+			}
+		})
+	}
+}
+
+// TestTwilioSignatureMalleability pins what someone who observed one
+// signed Twilio form post can and cannot change while the signature stays
+// valid. Twilio signs the URL followed by name+value of every pair, sorted,
+// distinct, decoded and without separators; everything that keeps that
+// string verifies, by design of the scheme, and docs/providers.md lists it.
+func TestTwilioSignatureMalleability(t *testing.T) {
+	const (
+		token = "0123456789abcdef0123456789abcdef"
+		hook  = "https://hooks.example.com/twilio/conversations?tenant=a"
+		body  = "AccountSid=AC1&Body=Hello+world&From=%2B15551234567" +
+			"&MessagingBinding.Address=%2B18330000000&MessagingBinding.Address=%2B18550000000&To=%2B15557654321"
+		idem = "idem-1"
+	)
+	sig := signTwilio(t, hook, body, token)
+	// still is a changed request that verifies; its unsigned idempotency
+	// token id becomes the delivery id.
+	still := func(name, url, body, id string) verifyCase {
+		return verifyCase{name: name, req: twilioReq(t, http.MethodPost, url, body, "X-Twilio-Signature", sig, "I-Twilio-Idempotency-Token", id),
+			keys: keys(token), wantID: id}
+	}
+	refused := func(name, url, body string) verifyCase {
+		return verifyCase{name: name, req: twilioReq(t, http.MethodPost, url, body, "X-Twilio-Signature", sig),
+			keys: keys(token), wantReason: ReasonSignatureMismatch}
+	}
+	const rest = "&MessagingBinding.Address=%2B18330000000&MessagingBinding.Address=%2B18550000000&To=%2B15557654321"
+	cases := []verifyCase{
+		// What the scheme lets through.
+		still("the request replayed unchanged verifies, at any time", hook, body, idem),
+		still("the pairs posted in another order verify", hook,
+			"To=%2B15557654321&MessagingBinding.Address=%2B18550000000&Body=Hello+world&From=%2B15551234567&AccountSid=AC1&MessagingBinding.Address=%2B18330000000", idem),
+		still("the values of a repeated name swapped verify", hook,
+			"AccountSid=AC1&Body=Hello+world&From=%2B15551234567&MessagingBinding.Address=%2B18550000000&MessagingBinding.Address=%2B18330000000&To=%2B15557654321", idem),
+		still("a pair posted twice verifies", hook, body+"&Body=Hello+world", idem),
+		still("the same values encoded differently verify", hook,
+			"%41ccountSid=AC1&Body=Hello%20world&From=%2B15551234567"+rest, idem),
+		still("text moved from a value into its name verifies while the names keep their order", hook,
+			"AccountSid=AC1&BodyHello=+world&From=%2B15551234567"+rest, idem),
+		still("text moved across a pair boundary verifies while the names keep their order", hook,
+			"AccountSid=AC1&Body=Hello+world&From=%2B15551234567"+
+				"&MessagingBinding.Address=%2B18330000000&MessagingBinding.Address=%2B18550000000T&o=%2B15557654321", idem),
+		still("the URL with the scheme's default port verifies", "https://hooks.example.com:443/twilio/conversations?tenant=a", body, idem),
+		still("a new, unsigned idempotency token verifies and becomes the delivery id, so dedupe does not stop a replay", hook, body, "idem-attacker"),
+		// What it does not.
+		refused("a changed value is refused", hook, strings.Replace(body, "Hello", "Hullo", 1)),
+		refused("an added pair is refused", hook, body+"&Extra=1"),
+		refused("a removed pair is refused", hook, strings.Replace(body, "&From=%2B15551234567", "", 1)),
+		refused("a new value for a signed name is refused", hook, body+"&Body=Evil"),
+		refused("one value of a repeated name dropped is refused", hook, strings.Replace(body, "&MessagingBinding.Address=%2B18330000000", "", 1)),
+		refused("values swapped between two names are refused", hook,
+			"AccountSid=AC1&Body=Hello+world&From=%2B15557654321&MessagingBinding.Address=%2B18330000000&MessagingBinding.Address=%2B18550000000&To=%2B15551234567"),
+		refused("text moved across a boundary so that the names sort differently is refused", hook,
+			"AccountSid=AC1B&ody=Hello+world&From=%2B15551234567"+rest),
+		refused("another query is refused", "https://hooks.example.com/twilio/conversations?tenant=b", body),
+		refused("another path is refused", "https://hooks.example.com/twilio/voice?tenant=a", body),
+		refused("another host is refused", "https://evil.example.com/twilio/conversations?tenant=a", body),
+		refused("http instead of https is refused", "http://hooks.example.com/twilio/conversations?tenant=a", body),
+	}
+	runVerifyCases(t, NewTwilio(), cases)
+}

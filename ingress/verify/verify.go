@@ -43,9 +43,16 @@ type Result struct {
 	Handshake *Handshake
 	// DedupeTTL, when non-zero, is the least time the delivery id must be
 	// remembered, for providers whose ids must be single-use (Mailgun
-	// tokens).
+	// tokens). Remembering the id is then the replay protection, see
+	// ReplayGuard.
 	DedupeTTL time.Duration
 }
+
+// ReplayGuard reports whether the dedupe marker is what refuses a replay of
+// this request (a single-use token that the signature does not bind to the
+// body): the receiver must then not accept the event unless the delivery id
+// is recorded.
+func (r Result) ReplayGuard() bool { return r.DedupeTTL > 0 }
 
 // Handshake is the receiver's direct answer to a verification request.
 type Handshake struct {
@@ -67,6 +74,8 @@ type Options struct {
 	// provider's published encoding. For those providers they are passed to
 	// Verify as keys instead of the Secret's values.
 	PublicKeys [][]byte
+	// Generic configures the generic-hmac provider (spec.genericHMAC).
+	Generic *GenericHMACOptions
 }
 
 // Verifier checks one request against every currently valid key.
