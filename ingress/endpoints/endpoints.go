@@ -1,11 +1,19 @@
 // Package endpoints keeps the receiver's registry in step with the
-// WebhookEndpoints and Secrets in the cluster. Every receiver replica runs it
-// (no leader election): each needs its own registry.
+// WebhookEndpoints in the cluster and their key mirrors. Every receiver
+// replica runs it (no leader election): each needs its own registry.
+//
+// The receiver never reads a team's signing Secret. The manager copies each
+// endpoint's accepted keys into a key mirror, Secret hookgate-keys-<uid> in
+// the receiver's own namespace (internal/keyring), and the receiver may read
+// Secrets only there: its cache (CacheByObject) and its RBAC (a Role in that
+// namespace, no Secrets in its ClusterRole) both say so.
 package endpoints
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -13,10 +21,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -26,51 +37,83 @@ import (
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/ingress/verify"
+	"github.com/hookgate/hookgate/internal/keyring"
 )
 
-// secretRefIndex indexes WebhookEndpoints by the Secret they reference.
-const secretRefIndex = ".spec.secretRef.name"
+// uidIndex indexes WebhookEndpoints by UID, to find a key mirror's endpoint.
+const uidIndex = ".metadata.uid"
 
-// The receiver only reads: endpoints, their Secrets, and target Services.
+// The receiver only reads: endpoints and target Services cluster-wide, and
+// Secrets only in its own namespace, where the key mirrors are. That Role is
+// hand-written (config/rbac/receiver/keys_role.yaml, the chart's
+// keys-rbac.yaml): a marker cannot name the namespace the receiver runs in.
 // +kubebuilder:rbac:groups=hookgate.io,resources=webhookendpoints,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets;services,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
 
 // Loader reconciles WebhookEndpoints into a registry.
 type Loader struct {
 	Client   client.Reader
 	Registry *registry.Registry
+	// KeysNamespace is the receiver's namespace, where the manager writes
+	// the key mirrors. Required.
+	KeysNamespace string
 	// MaxBodyBytes is the body limit of endpoints that set none.
 	MaxBodyBytes int64
 	// BodyCap, when set, bounds every endpoint's body limit: what the NATS
 	// server accepts in one message, less room for headers. An external
 	// server's max_payload is often 1 MB, smaller than a spec may ask.
 	BodyCap int64
+	// Now is the clock; tests inject one.
+	Now func() time.Time
+}
+
+// CacheByObject restricts the receiver's cache of Secrets to the key
+// mirrors in keysNamespace: nothing else is ever read, so nothing else is
+// listed, watched or held in memory. Use it as cache.Options.ByObject.
+func CacheByObject(keysNamespace string) map[client.Object]cache.ByObject {
+	mirrors, _ := labels.NewRequirement(hookv1.LabelEndpointUID, selection.Exists, nil)
+	return map[client.Object]cache.ByObject{
+		&corev1.Secret{}: {
+			Namespaces: map[string]cache.Config{keysNamespace: {}},
+			Label:      labels.NewSelector().Add(*mirrors),
+		},
+	}
 }
 
 // SetupWithManager registers the loader.
 func (l *Loader) SetupWithManager(mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &hookv1.WebhookEndpoint{}, secretRefIndex,
-		func(o client.Object) []string {
-			if ref := o.(*hookv1.WebhookEndpoint).Spec.SecretRef; ref != nil {
-				return []string{ref.Name}
-			}
-			return nil
-		}); err != nil {
-		return fmt.Errorf("indexing WebhookEndpoints by Secret: %w", err)
+	if l.KeysNamespace == "" {
+		return errors.New("the receiver needs the namespace of its key mirrors (--keys-namespace or POD_NAMESPACE)")
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &hookv1.WebhookEndpoint{}, uidIndex,
+		func(o client.Object) []string { return []string{string(o.GetUID())} }); err != nil {
+		return fmt.Errorf("indexing WebhookEndpoints by UID: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("receiver-endpoints").
 		For(&hookv1.WebhookEndpoint{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(l.endpointsForSecret),
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(l.endpointForMirror),
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), MaxConcurrentReconciles: 2}).
 		Complete(l)
 }
 
-func (l *Loader) endpointsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
+func (l *Loader) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+// endpointForMirror maps a key mirror to its endpoint through the UID label.
+func (l *Loader) endpointForMirror(ctx context.Context, o client.Object) []reconcile.Request {
+	uid := o.GetLabels()[hookv1.LabelEndpointUID]
+	if o.GetNamespace() != l.KeysNamespace || uid == "" {
+		return nil
+	}
 	var list hookv1.WebhookEndpointList
-	if err := l.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{secretRefIndex: o.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Listing endpoints for Secret failed", "secret", client.ObjectKeyFromObject(o))
+	if err := l.Client.List(ctx, &list, client.MatchingFields{uidIndex: uid}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing the endpoint of a key mirror failed", "secret", client.ObjectKeyFromObject(o))
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))
@@ -132,31 +175,32 @@ func (l *Loader) loadKeys(ctx context.Context, ep *hookv1.WebhookEndpoint, e *re
 		e.KeysError = "spec.secretRef is not set"
 		return
 	}
+	// Only the mirror: the manager has checked the Secret and copied the
+	// keys that are accepted.
 	var s corev1.Secret
-	key := types.NamespacedName{Namespace: ep.Namespace, Name: ep.Spec.SecretRef.Name}
+	key := types.NamespacedName{Namespace: l.KeysNamespace, Name: keyring.MirrorName(string(ep.UID))}
 	if err := l.Client.Get(ctx, key, &s); err != nil {
-		e.KeysError = fmt.Sprintf("reading Secret %s: %v", key, err)
-		return
-	}
-	name := ep.Spec.SecretRef.GetKey()
-	v := s.Data[name]
-	if len(v) == 0 {
-		e.KeysError = fmt.Sprintf("Secret %s has no key %q", key, name)
-		return
-	}
-	e.Keys = [][]byte{v}
-	if prev := s.Data[name+hookv1.PreviousKeySuffix]; len(prev) > 0 {
-		e.PreviousKey = prev
-		if at := s.Annotations[hookv1.AnnotationPreviousKeyExpiresAt]; at != "" {
-			t, err := time.Parse(time.RFC3339, at)
-			if err != nil {
-				// An unreadable expiry must not keep an old key alive forever.
-				e.PreviousKey = nil
-				ctrl.LoggerFrom(ctx).Info("Ignoring previous key: unparsable expiry", "secret", key.String(), "value", at)
-			} else {
-				e.PreviousExpires = t
-			}
+		if apierrors.IsNotFound(err) {
+			e.KeysError = fmt.Sprintf("no keys yet for Secret %s/%s: the manager has not mirrored them (see the endpoint's SecretReady condition)",
+				ep.Namespace, ep.Spec.SecretRef.Name)
+			return
 		}
+		e.KeysError = fmt.Sprintf("reading key mirror %s: %v", key, err)
+		return
+	}
+	if s.Labels[hookv1.LabelEndpointUID] != string(ep.UID) {
+		e.KeysError = fmt.Sprintf("key mirror %s is not labelled %s=%s", key, hookv1.LabelEndpointUID, ep.UID)
+		return
+	}
+	keys := keyring.ParseMirror(s.Data, l.now())
+	if len(keys.Current) == 0 {
+		e.KeysError = fmt.Sprintf("key mirror %s has no current key", key)
+		return
+	}
+	e.Keys = [][]byte{keys.Current}
+	e.PreviousKey, e.PreviousExpires = keys.Previous, keys.PreviousExpires
+	if len(keys.Problems) > 0 {
+		ctrl.LoggerFrom(ctx).Info("Ignoring previous key of key mirror", "secret", key.String(), "problems", keys.Problems)
 	}
 }
 
@@ -175,13 +219,16 @@ func Compile(ep *hookv1.WebhookEndpoint) (*registry.Endpoint, error) {
 			Port:    s.Target.Service.Port,
 			Path:    s.Target.Service.GetPath(),
 		},
-		DedupeWindow:   s.Dedupe.GetWindow(),
-		MaxBodyBytes:   s.Limits.GetMaxBodyBytes(),
-		MaxAttempts:    s.Delivery.GetMaxAttempts(),
-		BackoffInitial: s.Delivery.Backoff.GetInitial(),
-		BackoffMax:     s.Delivery.Backoff.GetMax(),
-		Timeout:        s.Delivery.GetTimeout(),
-		Suspended:      s.Suspend,
+		DedupeWindow:    s.Dedupe.GetWindow(),
+		MaxBodyBytes:    s.Limits.GetMaxBodyBytes(),
+		MaxQueuedEvents: s.Limits.GetMaxQueuedEvents(),
+		HandshakeMethod: handshakeMethod(s.Provider),
+		MaxQueuedBytes:  s.Limits.GetMaxQueuedBytes(),
+		MaxAttempts:     s.Delivery.GetMaxAttempts(),
+		BackoffInitial:  s.Delivery.Backoff.GetInitial(),
+		BackoffMax:      s.Delivery.Backoff.GetMax(),
+		Timeout:         s.Delivery.GetTimeout(),
+		Suspended:       s.Suspend,
 	}
 	if burst := s.Limits.GetBurst(); burst > 0 {
 		e.Limiter = rate.NewLimiter(rate.Limit(*s.Limits.RequestsPerSecond), burst)
@@ -212,32 +259,36 @@ func newVerifier(s *hookv1.WebhookEndpointSpec) (verify.Verifier, error) {
 	for _, k := range s.PublicKeys {
 		o.PublicKeys = append(o.PublicKeys, []byte(k))
 	}
-	if s.Provider != hookv1.ProviderGenericHMAC {
-		v, err := verify.New(string(s.Provider), o)
-		if err != nil {
-			return nil, fmt.Errorf("spec.provider: %w", err)
+	if g := s.GenericHMAC; g != nil {
+		o.Generic = &verify.GenericHMACOptions{
+			Header:          g.Header,
+			Algorithm:       g.Algorithm,
+			Encoding:        g.Encoding,
+			Prefix:          g.Prefix,
+			IDHeader:        g.IDHeader,
+			TimestampHeader: g.TimestampHeader,
+			SignedContent:   g.SignedContent,
 		}
-		return v, nil
+		if g.TimestampHeader != "" {
+			o.Generic.Tolerance = s.GetReplayTolerance()
+		}
 	}
-	g := s.GenericHMAC
-	if g == nil {
-		g = &hookv1.GenericHMACSpec{}
-	}
-	gopts := verify.GenericHMACOptions{
-		Header:          g.Header,
-		Algorithm:       g.Algorithm,
-		Encoding:        g.Encoding,
-		Prefix:          g.Prefix,
-		IDHeader:        g.IDHeader,
-		TimestampHeader: g.TimestampHeader,
-		SignedContent:   g.SignedContent,
-	}
-	if g.TimestampHeader != "" {
-		gopts.Tolerance = s.GetReplayTolerance()
-	}
-	v, err := verify.NewGenericHMAC(gopts)
+	// The provider table decides which verifier (scheme) and defaults apply.
+	v, err := verify.New(string(s.Provider), o)
 	if err != nil {
-		return nil, fmt.Errorf("spec.genericHMAC: %w", err)
+		if s.Provider == hookv1.ProviderGenericHMAC {
+			return nil, fmt.Errorf("spec.genericHMAC: %w", err)
+		}
+		return nil, fmt.Errorf("spec.provider: %w", err)
 	}
 	return v, nil
+}
+
+// handshakeMethod is the provider's non-POST handshake method, from the
+// provider table.
+func handshakeMethod(p hookv1.Provider) string {
+	if info, ok := hookv1.LookupProvider(p); ok && info.Handshake.Method != http.MethodPost {
+		return info.Handshake.Method
+	}
+	return ""
 }

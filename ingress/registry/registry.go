@@ -23,6 +23,9 @@ type Endpoint struct {
 	Generation int64
 	Path       string
 	Provider   string
+	// HandshakeMethod is the method other than POST the provider uses for
+	// its verification handshake (Okta's and Mailchimp's GET); empty: none.
+	HandshakeMethod string
 
 	Verifier verify.Verifier
 	// Keys are the signing keys, current first. Empty when the Secret or
@@ -31,7 +34,7 @@ type Endpoint struct {
 	Keys      [][]byte
 	KeysError string
 	// PreviousKey is the key being rotated out, valid until
-	// PreviousExpires (forever when zero).
+	// PreviousExpires; never without one (internal/keyring's rule).
 	PreviousKey     []byte
 	PreviousExpires time.Time
 
@@ -42,6 +45,8 @@ type Endpoint struct {
 	SourceRanges []netip.Prefix
 	DedupeWindow time.Duration
 	MaxBodyBytes int64
+	// MaxQueuedEvents and MaxQueuedBytes are the endpoint's storage quota.
+	MaxQueuedEvents, MaxQueuedBytes int64
 
 	Target         Target
 	MaxAttempts    int
@@ -54,7 +59,7 @@ type Endpoint struct {
 // ValidKeys returns every key valid at now: the current keys, then the
 // previous key until its overlap window ends.
 func (e *Endpoint) ValidKeys(now time.Time) [][]byte {
-	if len(e.PreviousKey) == 0 || (!e.PreviousExpires.IsZero() && !now.Before(e.PreviousExpires)) {
+	if len(e.PreviousKey) == 0 || e.PreviousExpires.IsZero() || !now.Before(e.PreviousExpires) {
 		return e.Keys
 	}
 	out := make([][]byte, 0, len(e.Keys)+1)

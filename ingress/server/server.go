@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -30,6 +31,7 @@ const DefaultMaxBodyBytes = hookv1.DefaultMaxBodyBytes
 type Store interface {
 	Enqueue(ctx context.Context, ev *queue.Event, window time.Duration) (queue.EnqueueResult, error)
 	Incr(uid, counter string, n int64) error
+	CountReceived(ctx context.Context, uid string, r queue.EnqueueResult) (duplicate bool, err error)
 }
 
 // Handler serves webhook requests.
@@ -40,6 +42,13 @@ type Handler struct {
 	Metrics  *Metrics
 	// Proxies says whose forwarding headers to trust; nil trusts none.
 	Proxies *Proxies
+	// Admission bounds requests and body bytes in flight; nil is unbounded.
+	Admission *Admission
+	// Quota refuses an endpoint's events while it is at its storage
+	// quota; nil never does.
+	Quota *Quota
+	// Sources slows down addresses whose requests keep failing; nil never does.
+	Sources *SourceLimiter
 	// Now is the clock; tests inject one.
 	Now func() time.Time
 }
@@ -59,14 +68,21 @@ type outcome struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	now := h.now()
+	if !h.Admission.enter() {
+		h.finish(w, r, nil, start, overloaded)
+		return
+	}
+	defer h.Admission.leave()
 	ep, ok := h.Registry.ByPath(r.URL.Path)
 	if !ok {
 		h.finish(w, r, nil, start, outcome{status: http.StatusNotFound, result: "rejected", reason: "UnknownPath"})
 		return
 	}
 	o := h.handle(r, ep, now)
-	// Only refused deliveries count: a GET from a scanner is not one.
-	if o.result == "rejected" && o.status != http.StatusMethodNotAllowed {
+	// Only refused deliveries count: a GET from a scanner is not one, nor
+	// a request from an address already slowed down for its refusals
+	// (counting those would turn a flood into a flood of counter writes).
+	if o.result == "rejected" && o.status != http.StatusMethodNotAllowed && o.reason != ReasonTooManyRefusals {
 		if err := h.Store.Incr(ep.UID, queue.CounterRejected, 1); err != nil {
 			h.Log.V(1).Info("Counting rejection failed", "error", err.Error())
 		}
@@ -75,15 +91,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) outcome {
-	if r.Method != http.MethodPost {
+	// A provider's handshake may come as a GET (Okta, Mailchimp): it is
+	// let through to the verifier, and answered only if it is a handshake
+	// that proves itself; it is never stored as an event.
+	handshakeOnly := r.Method != http.MethodPost
+	if handshakeOnly && (ep.HandshakeMethod == "" || r.Method != ep.HandshakeMethod) {
 		return outcome{status: http.StatusMethodNotAllowed, result: "rejected", reason: "MethodNotAllowed"}
 	}
 	addr, err := h.Proxies.Client(r)
-	if err != nil || !ep.Allowed(addr) {
+	if err != nil {
 		return outcome{status: http.StatusForbidden, result: "rejected", reason: "SourceNotAllowed"}
 	}
-	if ep.Limiter != nil && !ep.Limiter.AllowN(now, 1) {
-		return outcome{status: http.StatusTooManyRequests, result: "rejected", reason: "RateLimited", retryAfter: retryAfterFor(ep, now)}
+	if h.Sources.Blocked(addr, now) {
+		return outcome{status: http.StatusTooManyRequests, result: "rejected", reason: ReasonTooManyRefusals, retryAfter: "1"}
+	}
+	if !ep.Allowed(addr) {
+		h.Sources.Refused(addr, now)
+		return outcome{status: http.StatusForbidden, result: "rejected", reason: "SourceNotAllowed"}
 	}
 	if ep.Verifier == nil {
 		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: "EndpointMisconfigured"}
@@ -101,22 +125,45 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) 
 	if r.ContentLength > limit {
 		return outcome{status: http.StatusRequestEntityTooLarge, result: "rejected", reason: "BodyTooLarge"}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	// Reserve the most this body can take before reading a byte of it.
+	need := r.ContentLength
+	if need < 0 {
+		need = limit
+	}
+	release, ok := h.Admission.reserve(need)
+	if !ok {
+		return overloaded
+	}
+	defer release()
+	body, err := readBody(r, limit)
+	if errors.Is(err, errBodyTooLarge) {
+		return outcome{status: http.StatusRequestEntityTooLarge, result: "rejected", reason: "BodyTooLarge"}
+	}
 	if err != nil {
 		return outcome{status: http.StatusBadRequest, result: "rejected", reason: "BodyUnreadable"}
-	}
-	if int64(len(body)) > limit {
-		return outcome{status: http.StatusRequestEntityTooLarge, result: "rejected", reason: "BodyTooLarge"}
 	}
 	if h.Metrics != nil {
 		h.Metrics.BodyBytes.Observe(float64(len(body)))
 	}
 	res, err := ep.Verifier.Verify(&verify.Request{Method: r.Method, URL: h.Proxies.URL(r), Header: r.Header, Body: body}, keys, now)
 	if err != nil {
+		h.Sources.Refused(addr, now)
 		return outcome{status: http.StatusUnauthorized, result: "rejected", reason: string(verify.ReasonOf(err))}
+	}
+	// Only verified requests spend the endpoint's rate: a sender without
+	// the key must not be able to make the provider's own requests fail.
+	if ep.Limiter != nil && !ep.Limiter.AllowN(now, 1) {
+		return outcome{status: http.StatusTooManyRequests, result: "rejected", reason: "RateLimited", retryAfter: retryAfterFor(ep, now)}
 	}
 	if res.Handshake != nil {
 		return outcome{status: res.Handshake.Status, result: "handshake", handshake: res.Handshake, delivery: res.DeliveryID}
+	}
+	if handshakeOnly {
+		return outcome{status: http.StatusMethodNotAllowed, result: "rejected", reason: "MethodNotAllowed"}
+	}
+	if why := h.Quota.Check(ep, len(body)); why != "" {
+		h.Log.V(1).Info("Endpoint over its storage quota", "endpoint", ep.Key.String(), "usage", why)
+		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: ReasonQuotaExceeded, retryAfter: quotaRetryAfter, delivery: res.DeliveryID}
 	}
 	ev := &queue.Event{
 		EndpointUID: ep.UID,
@@ -126,6 +173,7 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) 
 		ReceivedAt:  now,
 		Header:      forwardedHeaders(r.Header),
 		Body:        body,
+		ReplayGuard: res.ReplayGuard(),
 	}
 	enqStart := time.Now()
 	window := max(ep.DedupeWindow, res.DedupeTTL)
@@ -134,15 +182,34 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) 
 		h.Metrics.EnqueueSeconds.Observe(time.Since(enqStart).Seconds())
 	}
 	if err != nil {
+		switch serr := queue.StoreError(err); {
+		case errors.Is(serr, queue.ErrQuotaExceeded):
+			return outcome{status: http.StatusServiceUnavailable, result: "error", reason: ReasonQuotaExceeded, retryAfter: quotaRetryAfter, delivery: res.DeliveryID}
+		case errors.Is(serr, queue.ErrStoreFull):
+			h.Log.Error(err, "Event store full", "endpoint", ep.Key.String(), "delivery", res.DeliveryID)
+			return outcome{status: http.StatusServiceUnavailable, result: "error", reason: ReasonStoreFull, retryAfter: quotaRetryAfter, delivery: res.DeliveryID}
+		}
 		h.Log.Error(err, "Storing event failed", "endpoint", ep.Key.String(), "delivery", res.DeliveryID)
 		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: "QueueUnavailable", delivery: res.DeliveryID}
 	}
-	counter, result := queue.CounterReceived, "accepted"
-	if qr.Duplicate {
-		counter, result = queue.CounterDuplicates, "duplicate"
+	// Counted before the answer, once per stored event: a provider's retry
+	// after this process died between storing and counting counts it.
+	// If counting fails the event is stored all the same: ask for the
+	// retry, which is answered duplicate and counts it.
+	dup, err := h.Store.CountReceived(r.Context(), ep.UID, qr)
+	if err != nil {
+		h.Log.Error(err, "Counting a received event failed; the provider's retry will", "endpoint", ep.Key.String(), "delivery", res.DeliveryID)
+		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: "QueueUnavailable", delivery: res.DeliveryID}
 	}
-	if err := h.Store.Incr(ep.UID, counter, 1); err != nil {
-		h.Log.V(1).Info("Counting event failed", "error", err.Error())
+	result := "accepted"
+	if dup {
+		result = "duplicate"
+		if err := h.Store.Incr(ep.UID, queue.CounterDuplicates, 1); err != nil {
+			h.Log.V(1).Info("Counting event failed", "error", err.Error())
+		}
+	}
+	if !qr.Duplicate {
+		h.Quota.Stored(ep.UID, len(body))
 	}
 	return outcome{status: http.StatusOK, result: result, delivery: res.DeliveryID}
 }
@@ -158,6 +225,8 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ep *registry.En
 	default:
 		w.Header().Set("Content-Type", "application/json")
 		switch {
+		case o.status == http.StatusServiceUnavailable && o.reason == ReasonOverloaded:
+			w.Header().Set("Retry-After", "1")
 		case o.retryAfter != "":
 			w.Header().Set("Retry-After", o.retryAfter)
 		case o.status == http.StatusServiceUnavailable:
@@ -203,29 +272,47 @@ func retryAfterFor(ep *registry.Endpoint, now time.Time) string {
 	return strconv.Itoa(max(secs, 1))
 }
 
-// dropHeaders are never stored or forwarded: hop-by-hop headers, headers
-// that describe this hop, and credentials meant for the receiver.
-var dropHeaders = map[string]bool{
-	"Host": true, "Content-Length": true, "Connection": true, "Keep-Alive": true,
-	"Proxy-Authenticate": true, "Proxy-Authorization": true, "Proxy-Connection": true,
-	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
-	"Authorization": true, "Cookie": true, "Forwarded": true, "Accept-Encoding": true,
-	"X-Forwarded-For": true, "X-Forwarded-Host": true, "X-Forwarded-Proto": true,
-	"X-Forwarded-Port": true, "X-Real-Ip": true,
-	// Shared secrets sent as headers (GitLab's token): the secret itself,
-	// not a signature, so it must not reach the queue or the target.
-	"X-Gitlab-Token": true,
-}
+// ReasonOverloaded: the receiver is at its bound of requests or body bytes
+// in flight; the sender should retry in a second.
+const ReasonOverloaded = "Overloaded"
 
-func forwardedHeaders(in http.Header) map[string][]string {
-	out := make(map[string][]string, len(in))
-	for k, vs := range in {
-		if dropHeaders[k] {
-			continue
+// ReasonTooManyRefusals: the client address sent too many requests that
+// were refused (bad signature, not allowlisted) and is slowed down.
+const ReasonTooManyRefusals = "TooManyRefusals"
+
+// ReasonQuotaExceeded: the endpoint has as many events or bytes waiting
+// for delivery as its quota allows.
+const ReasonQuotaExceeded = "QuotaExceeded"
+
+// ReasonStoreFull: the store as a whole is at its limit.
+const ReasonStoreFull = "StoreFull"
+
+// quotaRetryAfter: a quota frees up as the target drains, not at once.
+const quotaRetryAfter = "30"
+
+var overloaded = outcome{status: http.StatusServiceUnavailable, result: "error", reason: ReasonOverloaded}
+
+var errBodyTooLarge = errors.New("body too large")
+
+// readBody reads the whole body, at most limit bytes. A known length is
+// read into a buffer of exactly that size, so what was reserved is what is
+// held; an unknown one grows to at most limit+1.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength >= 0 {
+		buf := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			return nil, err
 		}
-		out[k] = vs
+		return buf, nil
 	}
-	return out
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) > limit {
+		return nil, errBodyTooLarge
+	}
+	return body, nil
 }
 
 // RetryAfterSeconds is the Retry-After sent with a 503.

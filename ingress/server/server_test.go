@@ -500,13 +500,11 @@ func storedEvents(t *testing.T, q *queue.Queue) []*jetstream.RawStreamMsg {
 // reads the endpoint's receiver counters.
 func readCounters(t *testing.T, q *queue.Queue, uid string) counters {
 	t.Helper()
-	select {
-	case <-q.JS.PublishAsyncComplete():
-	case <-time.After(5 * time.Second):
-		t.Fatal("counter publishes not acknowledged within 5s")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if err := q.FlushCounters(ctx); err != nil {
+		t.Fatal(err)
+	}
 	c, err := q.ReadCounters(ctx, uid)
 	if err != nil {
 		t.Fatal(err)
