@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -748,5 +749,120 @@ func TestStoppingAndResumingUsesNoAttempts(t *testing.T) {
 		if a := c.header.Get(HeaderAttempt); a != "1" {
 			t.Fatalf("an event reached the target as attempt %s after stops that sent nothing", a)
 		}
+	}
+}
+
+// TestRedirectsAreNotFollowed plays a tenant whose target answers with a
+// redirect to a Service it may not deliver to (here a second server, the
+// "admin" endpoint of someone else): the receiver must not send anything
+// there, must count the answer as a failed attempt and must not repeat the
+// Location in the tenant-visible status.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	clients := []struct {
+		name string
+		set  func(*Dispatcher)
+	}{
+		{"the dispatcher's own client", func(*Dispatcher) {}},
+		// http.Client's default CheckRedirect follows up to ten redirects.
+		{"a client passed in by the caller", func(d *Dispatcher) { d.Client = &http.Client{} }},
+		{"a caller's client that allows every redirect", func(d *Dispatcher) {
+			d.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}
+		}},
+	}
+	for _, code := range []int{http.StatusTemporaryRedirect, http.StatusFound, http.StatusPermanentRedirect} {
+		for _, cl := range clients {
+			t.Run(fmt.Sprintf("a %d to another server is a failed attempt with %s", code, cl.name), func(t *testing.T) {
+				q := startQueue(t)
+				elsewhere := newTarget(t, ok)
+				location := elsewhere.srv.URL + "/admin"
+				tg := newTarget(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+					http.Redirect(w, r, location, code)
+				})
+				reg := registry.New()
+				ep := testEndpoint("redirected")
+				ep.MaxAttempts = 2
+				reg.Upsert(ep)
+				enqueue(t, q, event(ep.UID, "d-1"))
+				startDispatcher(t, q, reg, tg, cl.set)
+
+				// Stop waiting as soon as the other server hears anything.
+				eventually(t, 15*time.Second, func() error {
+					if len(elsewhere.received()) > 0 {
+						return nil
+					}
+					c, err := q.ReadCounters(context.Background(), ep.UID)
+					if err != nil || c.DeadLettered == 0 {
+						return fmt.Errorf("not dead-lettered yet: %+v, %v", c, err)
+					}
+					return nil
+				})
+				if calls := elsewhere.received(); len(calls) != 0 {
+					t.Fatalf("the redirect was followed: the other server received %s %s", calls[0].method, calls[0].path)
+				}
+				countersReach(t, q, ep.UID, queue.Counters{Retries: 1, DeadLettered: 1})
+				if got := attemptsOf(tg.received()); !slices.Equal(got, []string{"1", "2"}) {
+					t.Fatalf("target saw attempts %q, want 1 and 2", got)
+				}
+				want := "HTTP" + strconv.Itoa(code)
+				st := readState(t, q, ep.UID)
+				if st.LastFailure == nil || st.LastFailure.Reason != want {
+					t.Fatalf("last failure = %+v, want reason %s", st.LastFailure, want)
+				}
+				msg := st.LastFailure.Message
+				if !strings.Contains(msg, "redirects are not followed") {
+					t.Errorf("failure message %q does not say that redirects are not followed", msg)
+				}
+				if host := strings.TrimPrefix(elsewhere.srv.URL, "http://"); strings.Contains(msg, host) || strings.Contains(msg, "/admin") {
+					t.Errorf("failure message %q repeats the Location %s", msg, location)
+				}
+			})
+		}
+	}
+}
+
+// TestConnectionFailuresDoNotDescribeTheNetwork aims a target at a port
+// nobody listens on. The dial error (address, "connection refused") would
+// tell a tenant probing addresses which ports are open; status says only
+// that connecting failed.
+func TestConnectionFailuresDoNotDescribeTheNetwork(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	_ = l.Close()
+
+	q := startQueue(t)
+	tg := newTarget(t, ok)
+	reg := registry.New()
+	ep := testEndpoint("refused")
+	ep.MaxAttempts = 1
+	reg.Upsert(ep)
+	enqueue(t, q, event(ep.UID, "d-1"))
+	startDispatcher(t, q, reg, tg, func(d *Dispatcher) { d.Resolver = fixedResolver{"http://" + closed} })
+
+	countersReach(t, q, ep.UID, queue.Counters{DeadLettered: 1})
+	st := readState(t, q, ep.UID)
+	if st.LastFailure == nil || st.LastFailure.Reason != "ConnectionFailed" {
+		t.Fatalf("last failure = %+v, want reason ConnectionFailed", st.LastFailure)
+	}
+	_, port, _ := net.SplitHostPort(closed)
+	for _, leak := range []string{port, "127.0.0.1", "refused", "dial"} {
+		if strings.Contains(st.LastFailure.Message, leak) {
+			t.Errorf("failure message %q gives away %q", st.LastFailure.Message, leak)
+		}
+	}
+	m, err := func() (*jetstream.RawStreamMsg, error) {
+		dlq, err := q.JS.Stream(context.Background(), queue.DLQStream)
+		if err != nil {
+			return nil, err
+		}
+		return dlq.GetLastMsgForSubject(context.Background(), queue.DLQSubject(ep.UID))
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Header.Get(queue.HeaderLastError); strings.Contains(got, port) {
+		t.Errorf("dead letter's %s %q gives away the address", queue.HeaderLastError, got)
 	}
 }

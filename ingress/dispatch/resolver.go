@@ -21,9 +21,10 @@ type ServiceResolver struct {
 	Client client.Reader
 	// ClusterDomain is the cluster's DNS suffix. Defaults to cluster.local.
 	ClusterDomain string
-	// DenyExternalName refuses ExternalName Services, which can name any
-	// host, inside the cluster or not.
-	DenyExternalName bool
+	// AllowExternalName delivers to ExternalName Services. They can name
+	// any host, inside the cluster or not, so a tenant could aim the
+	// receiver anywhere it can reach: off unless asked for.
+	AllowExternalName bool
 }
 
 // Resolve returns http://host:port for the target.
@@ -35,7 +36,7 @@ func (r *ServiceResolver) Resolve(ctx context.Context, namespace string, t regis
 	}
 	port := strconv.Itoa(int(t.Port))
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
-		if r.DenyExternalName {
+		if !r.AllowExternalName {
 			return "", fmt.Errorf("Service %s is an ExternalName Service, which this receiver does not deliver to (--allow-external-name-targets=false)", key)
 		}
 		return "http://" + net.JoinHostPort(svc.Spec.ExternalName, port), nil

@@ -36,28 +36,30 @@ func TestServiceResolver(t *testing.T) {
 		target    registry.Target
 		want      string
 		wantErr   string
-		deny      bool
+		allowExt  bool
 	}{
 		{"a ClusterIP Service is addressed by its cluster DNS name", "", "team-a",
 			registry.Target{Service: "api", Port: 8080}, "http://api.team-a.svc.cluster.local:8080", "", false},
 		{"a custom cluster domain replaces cluster.local", "corp.internal", "team-a",
 			registry.Target{Service: "api", Port: 80}, "http://api.team-a.svc.corp.internal:80", "", false},
-		{"an ExternalName Service is addressed by its external name", "", "team-a",
-			registry.Target{Service: "outside", Port: 443}, "http://hooks.example.com:443", "", false},
+		{"an ExternalName Service is addressed by its external name when ExternalName targets are on", "", "team-a",
+			registry.Target{Service: "outside", Port: 443}, "http://hooks.example.com:443", "", true},
 		{"an ExternalName holding an IPv6 address is bracketed", "", "team-a",
-			registry.Target{Service: "loopback", Port: 9000}, "http://[::1]:9000", "", false},
+			registry.Target{Service: "loopback", Port: 9000}, "http://[::1]:9000", "", true},
 		{"a missing Service is an error that names it", "", "team-a",
 			registry.Target{Service: "gone", Port: 80}, "", "team-a/gone", false},
 		{"a Service of the same name in another namespace is not used", "", "team-b",
 			registry.Target{Service: "api", Port: 80}, "", "team-b/api", false},
 		{"an ExternalName Service is refused when ExternalName targets are off", "", "team-a",
-			registry.Target{Service: "outside", Port: 443}, "", "ExternalName", true},
-		{"a ClusterIP Service still works when ExternalName targets are off", "", "team-a",
+			registry.Target{Service: "outside", Port: 443}, "", "ExternalName", false},
+		{"an ExternalName pointing at loopback is refused when ExternalName targets are off", "", "team-a",
+			registry.Target{Service: "loopback", Port: 9000}, "", "ExternalName", false},
+		{"a ClusterIP Service still works when ExternalName targets are on", "", "team-a",
 			registry.Target{Service: "api", Port: 8080}, "http://api.team-a.svc.cluster.local:8080", "", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &ServiceResolver{Client: reader, ClusterDomain: tc.domain, DenyExternalName: tc.deny}
+			r := &ServiceResolver{Client: reader, ClusterDomain: tc.domain, AllowExternalName: tc.allowExt}
 			got, err := r.Resolve(context.Background(), tc.namespace, tc.target)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -72,5 +74,22 @@ func TestServiceResolver(t *testing.T) {
 				t.Fatalf("Resolve = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestTheZeroValueResolverRefusesExternalName: whoever builds a resolver
+// without saying anything about ExternalName gets the safe behaviour, so a
+// tenant's ExternalName Service cannot aim the receiver at an arbitrary host.
+func TestTheZeroValueResolverRefusesExternalName(t *testing.T) {
+	reader := fake.NewClientBuilder().WithObjects(&corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "metadata"},
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "169.254.169.254"},
+	}).Build()
+	got, err := (&ServiceResolver{Client: reader}).Resolve(context.Background(), "team-a", registry.Target{Service: "metadata", Port: 80})
+	if err == nil {
+		t.Fatalf("Resolve = %q, want the ExternalName Service refused", got)
+	}
+	if !strings.Contains(err.Error(), "--allow-external-name-targets") {
+		t.Errorf("error %q does not say which flag turns ExternalName targets on", err)
 	}
 }

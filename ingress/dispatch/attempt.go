@@ -1,0 +1,102 @@
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookgate/hookgate/ingress/registry"
+	"github.com/hookgate/hookgate/internal/queue"
+)
+
+// attemptError is a failed attempt. reason and msg end up in the endpoint's
+// status.lastFailure, which the tenant reads: they say what went wrong
+// without describing the network behind the target. cause, when set, is the
+// full error for the receiver's own log.
+type attemptError struct {
+	reason     string
+	msg        string
+	retryAfter time.Duration
+	cause      error
+}
+
+func (e *attemptError) Error() string { return e.reason + ": " + e.msg }
+
+// refuseRedirect is the dispatcher's CheckRedirect: the client returns the
+// 3xx itself, which then counts as a failed attempt.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// withoutRedirects returns a copy of c that never follows a redirect. A
+// target answering 307 Location: http://<anything> would otherwise make the
+// receiver re-send the event, headers and all, to any address its pod can
+// reach, past the namespace rule and --allow-external-name-targets, and
+// report what it found there in the tenant's status.
+func withoutRedirects(c *http.Client) *http.Client {
+	cp := *c
+	cp.CheckRedirect = refuseRedirect
+	return &cp
+}
+
+func (d *Dispatcher) attempt(ctx context.Context, ep *registry.Endpoint, msg jetstream.Msg, md *jetstream.MsgMetadata, attempt int) *attemptError {
+	base, err := d.Resolver.Resolve(ctx, ep.Key.Namespace, ep.Target)
+	if err != nil {
+		return &attemptError{reason: "TargetUnresolved", msg: err.Error()}
+	}
+	// An attempt under way finishes within its timeout even when the
+	// dispatcher stops (a rolling restart, a suspension): cutting it off
+	// would hand back an event the target has probably handled already,
+	// and another replica would deliver it again.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ep.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, base+ep.Target.Path, bytes.NewReader(msg.Data()))
+	if err != nil {
+		return &attemptError{reason: "BadTarget", msg: err.Error()}
+	}
+	h := msg.Headers()
+	for k, vs := range h {
+		if orig, ok := strings.CutPrefix(k, queue.HeaderOrigPrefix); ok {
+			for _, v := range vs {
+				req.Header.Add(orig, v)
+			}
+		}
+	}
+	req.Header.Set(HeaderDeliveryID, h.Get(queue.HeaderDelivery))
+	req.Header.Set(HeaderEndpoint, ep.Key.String())
+	req.Header.Set(HeaderProvider, h.Get(queue.HeaderProvider))
+	req.Header.Set(HeaderReceivedAt, h.Get(queue.HeaderReceivedAt))
+	req.Header.Set(HeaderAttempt, strconv.Itoa(attempt))
+	req.Header.Set(HeaderEventSeq, strconv.FormatUint(md.Sequence.Stream, 10))
+	resp, err := d.client.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return &attemptError{reason: "Timeout", msg: fmt.Sprintf("no response within %s", ep.Timeout), cause: err}
+		}
+		// The dial error names the address and the errno (refused,
+		// unreachable, no such host): in status that would map the network
+		// for whoever controls the target.
+		return &attemptError{reason: "ConnectionFailed", msg: "connecting to the target failed", cause: err}
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	text := fmt.Sprintf("target answered %s", resp.Status)
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Not the Location: where the target points is not status material.
+		text = fmt.Sprintf("target answered %s; redirects are not followed", resp.Status)
+	}
+	return &attemptError{
+		reason:     "HTTP" + strconv.Itoa(resp.StatusCode),
+		msg:        text,
+		retryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+	}
+}

@@ -1,0 +1,186 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookgate/hookgate/ingress/registry"
+	"github.com/hookgate/hookgate/internal/queue"
+)
+
+// maxRetryAfter caps how long a target may ask us to wait.
+const maxRetryAfter = time.Hour
+
+func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jetstream.Msg) {
+	log := d.Log.WithValues("endpoint", ep.Key.String())
+	md, err := msg.Metadata()
+	if err != nil {
+		log.Error(err, "Reading message metadata failed")
+		_ = msg.Nak()
+		return
+	}
+	if ctx.Err() != nil {
+		// Stopping (suspend, shutdown): hand the message back unsent. It
+		// costs no attempt: attempts are Hookgate's count, not JetStream's.
+		_ = msg.Nak()
+		return
+	}
+	// Restart the ack timer: the message may have waited for a slot.
+	_ = msg.InProgress()
+	seq := md.Sequence.Stream
+	failed := 0
+	if md.NumDelivered > 1 {
+		if failed, err = d.Queue.FailedAttempts(ctx, ep.UID, seq); err != nil {
+			log.Error(err, "Reading attempts failed; JetStream will offer the event again")
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+	}
+	attempt := failed + 1
+	delivery := msg.Headers().Get(queue.HeaderDelivery)
+	log = log.WithValues("delivery", delivery, "seq", seq, "attempt", attempt)
+
+	start := time.Now()
+	aerr := d.attempt(ctx, ep, msg, md, attempt)
+	if d.Metrics != nil {
+		d.Metrics.Seconds.Observe(time.Since(start).Seconds())
+	}
+	if ctx.Err() != nil && aerr != nil {
+		// Cut off by a shutdown or suspension: let JetStream offer it
+		// again; this attempt does not count against the target.
+		_ = msg.Nak()
+		return
+	}
+	if aerr == nil {
+		// The target has the event: confirm that even while shutting down,
+		// or it would be delivered again after AckWait.
+		ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		// Counted before the ack, once per stored event: a redelivery
+		// after this process died between the two is not counted again.
+		first := d.countOnce(ackCtx, ep, queue.CounterDelivered, seq, "delivered")
+		if err := msg.DoubleAck(ackCtx); err != nil {
+			log.Error(err, "Acknowledging delivered event failed; it may be delivered again")
+			return
+		}
+		if first {
+			d.unqueue(ep, msg)
+		}
+		_ = d.Queue.RecordDelivery(ctx, ep.UID, time.Now())
+		if failed > 0 {
+			_ = d.Queue.ClearAttempts(ctx, ep.UID, seq)
+		}
+		log.V(1).Info("Delivered")
+		return
+	}
+	if aerr.cause != nil {
+		log.V(1).Info("Attempt failed", "reason", aerr.reason, "error", aerr.cause.Error())
+	}
+	_ = d.Queue.RecordFailure(ctx, ep.UID, queue.Failure{Time: time.Now(), Reason: aerr.reason, Message: aerr.msg})
+	if attempt >= ep.MaxAttempts {
+		if err := d.Queue.DeadLetter(ctx, ep.UID, msg.Data(), msg.Headers(), attempt, aerr.Error()); err != nil {
+			// Not stored as a dead letter: keep it in the events stream.
+			log.Error(err, "Dead-lettering failed; will retry")
+			_ = msg.NakWithDelay(ep.BackoffMax)
+			return
+		}
+		first := d.countOnce(ctx, ep, queue.CounterDeadLettered, seq, "deadlettered")
+		if err := msg.DoubleAck(ctx); err != nil {
+			log.Error(err, "Acknowledging dead-lettered event failed")
+		}
+		if first {
+			d.unqueue(ep, msg)
+		}
+		_ = d.Queue.ClearAttempts(ctx, ep.UID, seq)
+		log.Info("Dead-lettered event", "reason", aerr.reason, "error", aerr.msg)
+		return
+	}
+	if err := d.Queue.SetFailedAttempts(ctx, ep.UID, seq, attempt); err != nil {
+		// Unrecorded, this attempt would be repeated rather than skipped:
+		// at worst one attempt more than maxAttempts, never one fewer.
+		log.Error(err, "Recording the failed attempt failed")
+	}
+	delay := Backoff(attempt, ep.BackoffInitial, ep.BackoffMax, rand.Float64)
+	if aerr.retryAfter > 0 {
+		delay = min(aerr.retryAfter, maxRetryAfter)
+	}
+	if err := msg.NakWithDelay(delay); err != nil {
+		log.Error(err, "Scheduling retry failed; JetStream will redeliver after AckWait")
+	}
+	d.count(ep, queue.CounterRetries, "retry")
+	log.Info("Delivery failed; will retry", "reason", aerr.reason, "error", aerr.msg, "in", delay.String())
+}
+
+// countOnce counts the event with stream sequence seq, once, and reports
+// whether this was the first time. A failure to count is logged and the
+// event acknowledged all the same: delivering it again to count it would
+// cost the target more than a counter short by one.
+func (d *Dispatcher) countOnce(ctx context.Context, ep *registry.Endpoint, counter string, seq uint64, outcome string) bool {
+	first, err := d.Queue.CountOnce(ctx, ep.UID, counter, strconv.FormatUint(seq, 10), 1)
+	if err != nil {
+		d.Log.Error(err, "Counting a finished event failed", "endpoint", ep.Key.String(), "counter", counter)
+		first = true
+	}
+	if d.Metrics != nil {
+		d.Metrics.Attempts.WithLabelValues(ep.Key.String(), outcome).Inc()
+	}
+	return first
+}
+
+// unqueue takes a finished event's body off the endpoint's storage quota.
+func (d *Dispatcher) unqueue(ep *registry.Endpoint, msg jetstream.Msg) {
+	if err := d.Queue.Incr(ep.UID, queue.CounterQueuedBytes, -int64(len(msg.Data()))); err != nil {
+		d.Log.V(1).Info("Counting queued bytes failed", "error", err.Error())
+	}
+}
+
+func (d *Dispatcher) count(ep *registry.Endpoint, counter, outcome string) {
+	if err := d.Queue.Incr(ep.UID, counter, 1); err != nil {
+		d.Log.V(1).Info("Counting delivery failed", "error", err.Error())
+	}
+	if d.Metrics != nil {
+		d.Metrics.Attempts.WithLabelValues(ep.Key.String(), outcome).Inc()
+	}
+}
+
+// Backoff is the delay after the given failed attempt (1-based): full
+// jitter over an exponential ceiling, initial*2^(attempt-1), capped at max.
+// rnd returns a value in [0,1).
+func Backoff(attempt int, initial, max time.Duration, rnd func() float64) time.Duration {
+	ceil := initial
+	for i := 1; i < attempt && ceil < max; i++ {
+		ceil *= 2
+	}
+	if ceil > max {
+		ceil = max
+	}
+	// Never retry immediately: at least half the ceiling.
+	return ceil/2 + time.Duration(rnd()*float64(ceil/2))
+}
+
+// ParseRetryAfter reads a Retry-After header (seconds or HTTP date).
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(min(s, int(maxRetryAfter/time.Second))) * time.Second
+	} else if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+		return maxRetryAfter
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), maxRetryAfter)
+	}
+	return 0
+}
