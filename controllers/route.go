@@ -36,7 +36,15 @@ type RouteDefaults struct {
 	ReceiverNamespace string
 	ReceiverService   string
 	ReceiverPort      int32
+	// Policy bounds what spec.route may change (routepolicy.go).
+	Policy RoutePolicy
 }
+
+// Annotations Hookgate writes on Ingresses from other fields.
+const (
+	annotationClusterIssuer        = "cert-manager.io/cluster-issuer"
+	annotationAllowlistSourceRange = "nginx.ingress.kubernetes.io/allowlist-source-range"
+)
 
 var httpRouteGVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"}
 
@@ -104,6 +112,11 @@ func (r *Reconciler) reconcileRoute(ctx context.Context, obj *hookv1.WebhookEndp
 			"No route is managed; the receiver is reached through its own Service or ingress")
 		return "", nil
 	}
+	// The route lands in the platform's namespace: the platform decides
+	// what an endpoint may set on it.
+	if v := r.Routes.Policy.Check(obj.Spec.Route, r.Routes); len(v) > 0 {
+		return "", r.refuseRoute(ctx, obj, v)
+	}
 	if rt.ReceiverNamespace == "" || rt.ReceiverService == "" {
 		setCondition(obj, hookv1.ConditionRouteReady, metav1.ConditionFalse, hookv1.ReasonRouteFailed,
 			"The manager has no --receiver-service; it cannot point a route at the receiver")
@@ -147,11 +160,11 @@ func (r *Reconciler) applyIngress(ctx context.Context, obj *hookv1.WebhookEndpoi
 			ann = map[string]string{}
 		}
 		if rt.ClusterIssuer != "" {
-			ann["cert-manager.io/cluster-issuer"] = rt.ClusterIssuer
+			ann[annotationClusterIssuer] = rt.ClusterIssuer
 		}
 		// ingress-nginx can refuse disallowed clients before they reach us.
 		if len(obj.Spec.SourceRanges) > 0 && strings.Contains(rt.IngressClass, "nginx") {
-			ann["nginx.ingress.kubernetes.io/allowlist-source-range"] = strings.Join(obj.Spec.SourceRanges, ",")
+			ann[annotationAllowlistSourceRange] = strings.Join(obj.Spec.SourceRanges, ",")
 		}
 		ing.Annotations = mergeOwned(ing.Annotations, ann, annotationOwnedKeys)
 		ing.Spec = networkingv1.IngressSpec{

@@ -3,19 +3,22 @@ package controllers
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
+	"github.com/hookgate/hookgate/internal/keyring"
 )
 
 // AnnotationKeyCreatedAt, on a managed Secret, is when the current key was
@@ -29,11 +32,16 @@ const AnnotationKeyCreatedAt = "hookgate.io/key-created-at"
 // request.
 const AnnotationLastRotateToken = "hookgate.io/last-rotate-token"
 
-// reconcileSecret checks the signing Secret and, when spec.rotation asks
-// for it, generates, rotates and tidies the key. It returns whether the
-// endpoint can verify, and when it next needs attention (0: not scheduled).
+// reconcileSecret checks the signing Secret, mirrors its keys to the
+// receiver and, when spec.rotation asks for it, generates, rotates and tidies
+// the key. It returns whether the endpoint can verify, and when it next needs
+// attention (0: not scheduled).
 func (r *Reconciler) reconcileSecret(ctx context.Context, obj *hookv1.WebhookEndpoint) (bool, time.Duration, error) {
 	if obj.Spec.VerifiesWithPublicKeysOnly() {
+		// The receiver reads public keys from the spec: no Secret, no mirror.
+		if err := r.deleteKeyMirror(ctx, obj); err != nil {
+			return false, 0, err
+		}
 		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
 			fmt.Sprintf("Provider %s verifies with spec.publicKeys (%d key(s)); no Secret needed", obj.Spec.Provider, len(obj.Spec.PublicKeys)))
 		obj.Status.Secret = nil
@@ -43,7 +51,7 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, obj *hookv1.WebhookEnd
 	if ref == nil {
 		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonSecretNotFound,
 			"spec.secretRef is required for provider "+string(obj.Spec.Provider))
-		return false, 0, nil
+		return false, 0, r.deleteKeyMirror(ctx, obj)
 	}
 	rot := obj.Spec.Rotation
 	key := types.NamespacedName{Namespace: obj.Namespace, Name: ref.Name}
@@ -53,7 +61,8 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, obj *hookv1.WebhookEnd
 	switch {
 	case apierrors.IsNotFound(err) && rot != nil && rot.Generate:
 		s = corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, Labels: endpointLabels(obj)}}
-		// A Secret we made goes away with the endpoint.
+		// A Secret we made goes away with the endpoint, and the controller
+		// reference is what makes it ours to rotate.
 		if err := controllerutil.SetControllerReference(obj, &s, r.Client.Scheme()); err != nil {
 			return false, 0, err
 		}
@@ -65,12 +74,36 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, obj *hookv1.WebhookEnd
 		}
 		r.event(obj, corev1.EventTypeNormal, hookv1.ReasonSecretGenerated, "Secret", "Generated a signing secret in Secret %q key %q", key.Name, dataKey)
 	case apierrors.IsNotFound(err):
+		// A deleted Secret revokes its keys: the mirror goes too.
 		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonSecretNotFound,
 			fmt.Sprintf("Secret %q not found in namespace %q; create it with the signing secret under key %q, or set spec.rotation.generate",
 				key.Name, key.Namespace, dataKey))
-		return false, 0, nil
+		return false, 0, r.deleteKeyMirror(ctx, obj)
 	case err != nil:
 		return false, 0, fmt.Errorf("reading Secret %s: %w", key, err)
+	case rot != nil && !managesSecret(obj, &s):
+		// The manager may write every Secret in the cluster; whoever wrote
+		// this endpoint may not. Rotation would let them overwrite (and,
+		// after the grace period, delete) any Secret in their namespace,
+		// so only Secrets we made, or that someone able to write them has
+		// handed over with a label, are ever written. Verifying with the
+		// Secret stays as without spec.rotation.
+		keys := keyring.Parse(s.Data, s.Annotations, dataKey, r.now())
+		verifying := fmt.Sprintf("requests are still verified with its key %q", dataKey)
+		if len(keys.Current) == 0 {
+			verifying = fmt.Sprintf("it has no non-empty key %q", dataKey)
+			if err := r.deleteKeyMirror(ctx, obj); err != nil {
+				return false, 0, err
+			}
+		} else if err := r.writeKeyMirror(ctx, obj, keys); err != nil {
+			return false, 0, err
+		}
+		obj.Status.Secret = nil
+		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonSecretNotManaged, withProblems(
+			fmt.Sprintf("spec.rotation is set but Hookgate does not manage Secret %q, so it never writes it (%s); "+
+				"to let Hookgate rotate it, label it %s=%s (this needs write access to the Secret), or remove spec.rotation",
+				key.Name, verifying, hookv1.LabelEndpointName, obj.Name), keys))
+		return false, 0, nil
 	case len(s.Data[dataKey]) == 0 && rot != nil && rot.Generate:
 		patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		if err := r.setNewKey(obj, &s, dataKey, false); err != nil {
@@ -83,7 +116,7 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, obj *hookv1.WebhookEnd
 	case len(s.Data[dataKey]) == 0:
 		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonSecretKeyMissing,
 			fmt.Sprintf("Secret %q has no non-empty key %q", key.Name, dataKey))
-		return false, 0, nil
+		return false, 0, r.deleteKeyMirror(ctx, obj)
 	}
 
 	var next time.Duration
@@ -95,13 +128,67 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, obj *hookv1.WebhookEnd
 	} else {
 		obj.Status.Secret = nil
 	}
-	setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
-		fmt.Sprintf("Signing secret found in Secret %q key %q", key.Name, dataKey))
+	keys := keyring.Parse(s.Data, s.Annotations, dataKey, r.now())
+	if err := r.writeKeyMirror(ctx, obj, keys); err != nil {
+		return false, 0, err
+	}
+	msg := withProblems(fmt.Sprintf("Signing secret found in Secret %q key %q", key.Name, dataKey), keys)
+	if old := meta.FindStatusCondition(obj.Status.Conditions, hookv1.ConditionSecretReady); len(keys.Problems) > 0 && (old == nil || old.Message != msg) {
+		r.event(obj, corev1.EventTypeWarning, hookv1.ReasonPreviousKeyIgnored, "Secret", "Secret %q: %s", key.Name, strings.Join(keys.Problems, "; "))
+	}
+	setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionTrue, hookv1.ReasonSucceeded, msg)
 	return true, next, nil
 }
 
+// managesSecret reports whether the controller may write s for obj: it made
+// s for this endpoint (controller reference), or the Secret carries the
+// endpoint's name label, which only someone who can write it could add.
+func managesSecret(obj *hookv1.WebhookEndpoint, s *corev1.Secret) bool {
+	return metav1.IsControlledBy(s, obj) || s.Labels[hookv1.LabelEndpointName] == obj.Name
+}
+
+// withProblems appends what keyring found wrong with the key set.
+func withProblems(msg string, keys keyring.Keys) string {
+	if len(keys.Problems) == 0 {
+		return msg
+	}
+	return msg + "; " + strings.Join(keys.Problems, "; ")
+}
+
+// writeKeyMirror puts the endpoint's accepted keys into its key mirror in
+// the receiver's namespace, the only Secrets the receiver can read.
+func (r *Reconciler) writeKeyMirror(ctx context.Context, obj *hookv1.WebhookEndpoint, keys keyring.Keys) error {
+	if r.Routes.ReceiverNamespace == "" {
+		return errors.New("no receiver namespace is configured (--receiver-namespace): the receiver's key mirror cannot be written")
+	}
+	m := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: r.Routes.ReceiverNamespace, Name: keyring.MirrorName(string(obj.UID))}}
+	if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, m, func() error {
+		m.Labels = endpointLabels(obj)
+		m.Type = corev1.SecretTypeOpaque
+		m.Data = keys.MirrorData()
+		return nil
+	}); err != nil {
+		return fmt.Errorf("writing key mirror %s/%s: %w", m.Namespace, m.Name, err)
+	}
+	return nil
+}
+
+// deleteKeyMirror removes the endpoint's key mirror: without keys the
+// receiver answers 503 SecretUnavailable.
+func (r *Reconciler) deleteKeyMirror(ctx context.Context, obj *hookv1.WebhookEndpoint) error {
+	if r.Routes.ReceiverNamespace == "" {
+		return nil
+	}
+	m := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: r.Routes.ReceiverNamespace, Name: keyring.MirrorName(string(obj.UID))}}
+	if err := r.Client.Delete(ctx, m); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting key mirror %s/%s: %w", m.Namespace, m.Name, err)
+	}
+	return nil
+}
+
 // rotate rotates the key when due or requested, drops an expired previous
-// key, and mirrors the schedule to status.
+// key, and mirrors the schedule to status. s is a Secret the controller
+// manages.
 func (r *Reconciler) rotate(ctx context.Context, obj *hookv1.WebhookEndpoint, s *corev1.Secret, dataKey string) (time.Duration, error) {
 	now := r.now()
 	rot := obj.Spec.Rotation
@@ -112,18 +199,16 @@ func (r *Reconciler) rotate(ctx context.Context, obj *hookv1.WebhookEndpoint, s 
 	// A Secret the user filled in has no creation time: start its clock now.
 	adopt := created.IsZero()
 
-	prevExpires := previousExpiresAt(s)
-	expired := len(s.Data[dataKey+hookv1.PreviousKeySuffix]) > 0 && !prevExpires.IsZero() && !now.Before(prevExpires)
+	// A previous key without a readable expiry is not accepted (keyring),
+	// so it neither blocks a rotation nor survives one.
+	keys := keyring.Parse(s.Data, s.Annotations, dataKey, now)
+	expired := keys.PreviousExpired
 
 	// Rotating again while the previous key is still accepted would drop
 	// it at once, though the provider may still sign with it: wait.
-	if (requested || due) && len(s.Data[dataKey+hookv1.PreviousKeySuffix]) > 0 && !expired {
-		until := prevExpires
-		if until.IsZero() {
-			until = now.Add(rot.GetGracePeriod())
-		}
+	if (requested || due) && keys.Previous != nil {
 		r.event(obj, corev1.EventTypeNormal, "RotationDeferred", "Rotate",
-			"Rotation deferred until the previous key expires at %s", until.Format(time.RFC3339))
+			"Rotation deferred until the previous key expires at %s", keys.PreviousExpires.Format(time.RFC3339))
 		requested, due = false, false
 	}
 	if requested || due || adopt || expired {
@@ -153,7 +238,7 @@ func (r *Reconciler) rotate(ctx context.Context, obj *hookv1.WebhookEndpoint, s 
 			}
 			r.event(obj, corev1.EventTypeNormal, hookv1.ReasonSecretRotated, "Rotate",
 				"Rotated the signing secret in Secret %q (%s); the previous key is accepted until %s",
-				s.Name, why, previousExpiresAt(s).Format(time.RFC3339))
+				s.Name, why, keyring.Parse(s.Data, s.Annotations, dataKey, now).PreviousExpires.Format(time.RFC3339))
 		}
 	}
 
@@ -167,12 +252,11 @@ func (r *Reconciler) rotate(ctx context.Context, obj *hookv1.WebhookEndpoint, s 
 			next = at.Sub(now)
 		}
 	}
-	if len(s.Data[dataKey+hookv1.PreviousKeySuffix]) > 0 {
-		if pe := previousExpiresAt(s); !pe.IsZero() {
-			st.PreviousExpiresAt = &metav1.Time{Time: pe}
-			if d := pe.Sub(now); next == 0 || d < next {
-				next = d
-			}
+	if after := keyring.Parse(s.Data, s.Annotations, dataKey, now); after.Previous != nil {
+		pe := after.PreviousExpires
+		st.PreviousExpiresAt = &metav1.Time{Time: pe}
+		if d := pe.Sub(now); next == 0 || d < next {
+			next = d
 		}
 	}
 	obj.Status.Secret = st
@@ -210,19 +294,13 @@ func newSecretValue(p hookv1.Provider) ([]byte, error) {
 	if _, err := rand.Read(b); err != nil {
 		return nil, fmt.Errorf("generating secret: %w", err)
 	}
-	if p == hookv1.ProviderStandardWebhooks {
-		return []byte("whsec_" + base64.StdEncoding.EncodeToString(b)), nil
-	}
-	return []byte(hex.EncodeToString(b)), nil
+	// The provider table says how the provider expects the secret written.
+	info, _ := hookv1.LookupProvider(p)
+	return info.Key.Format.Encode(b), nil
 }
 
 func keyCreatedAt(s *corev1.Secret) time.Time {
 	t, _ := time.Parse(time.RFC3339, s.Annotations[AnnotationKeyCreatedAt])
-	return t
-}
-
-func previousExpiresAt(s *corev1.Secret) time.Time {
-	t, _ := time.Parse(time.RFC3339, s.Annotations[hookv1.AnnotationPreviousKeyExpiresAt])
 	return t
 }
 
@@ -242,4 +320,15 @@ func endpointLabels(obj *hookv1.WebhookEndpoint) map[string]string {
 		hookv1.LabelEndpointNamespace:  obj.Namespace,
 		hookv1.LabelEndpointUID:        string(obj.UID),
 	}
+}
+
+// endpointsForSecret maps a Secret to the endpoints to reconcile: those
+// that reference it, or, for a key mirror in the receiver's namespace, the
+// endpoint it mirrors, so a mirror edited or deleted by hand is put back.
+func (r *Reconciler) endpointsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	reqs := r.mapBy(secretRefIndex)(ctx, o)
+	if o.GetNamespace() == r.Routes.ReceiverNamespace && strings.HasPrefix(o.GetName(), keyring.MirrorPrefix) {
+		reqs = append(reqs, endpointFromLabels(ctx, o)...)
+	}
+	return reqs
 }

@@ -60,9 +60,9 @@ var _ = BeforeSuite(func() {
 	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	ns, err = queue.StartEmbedded(queue.EmbeddedOptions{Host: "127.0.0.1", Port: -1, StoreDir: GinkgoT().TempDir()})
+	ns, err = queue.StartEmbedded(queue.EmbeddedOptions{Host: "127.0.0.1", Port: -1, StoreDir: GinkgoT().TempDir(), Token: "controllers-test"})
 	Expect(err).NotTo(HaveOccurred())
-	nc, err := nats.Connect(ns.ClientURL())
+	nc, err := nats.Connect(ns.ClientURL(), nats.Token("controllers-test"))
 	Expect(err).NotTo(HaveOccurred())
 	q, err = queue.Open(context.Background(), nc, queue.Options{})
 	Expect(err).NotTo(HaveOccurred())
@@ -85,9 +85,17 @@ var _ = BeforeSuite(func() {
 			Kind:              hookv1.RouteNone,
 			Host:              "hooks.example.com",
 			IngressClass:      "nginx",
+			Annotations:       map[string]string{"nginx.ingress.kubernetes.io/limit-rps": "50"},
 			ReceiverNamespace: receiverNamespace,
 			ReceiverService:   "hookgate-receiver",
 			ReceiverPort:      80,
+			// What the other specs set; routepolicy_test.go tries the rest.
+			Policy: RoutePolicy{
+				AllowedAnnotations: []string{"team", "example.com/*"},
+				AllowedHosts:       []string{"in.example.org", "*.hooks.example.com"},
+				AllowedTLSSecrets:  []string{"hooks-tls"},
+				AllowedGateways:    []string{"infra/public"},
+			},
 		},
 		Now: func() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) },
 	}

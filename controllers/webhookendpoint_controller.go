@@ -88,7 +88,11 @@ func (r *Reconciler) event(obj *hookv1.WebhookEndpoint, typ, reason, action, for
 // +kubebuilder:rbac:groups=hookgate.io,resources=webhookendpoints/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=hookgate.io,resources=webhookendpoints/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
+// Secrets: signing Secrets in every namespace, and the key mirrors in the
+// receiver's namespace, deleted with their endpoint (secret.go).
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// Deleting Secrets (the receiver's key mirrors) is granted only in the
+// receiver's namespace, by the Role config/rbac/routes_role.yaml.
 // Routes are written only in the receiver's namespace: those verbs are in
 // the namespaced Role config/rbac/routes_role.yaml (and the chart's
 // routes-rbac.yaml), not in this ClusterRole.
@@ -121,7 +125,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("webhookendpoint").
 		For(&hookv1.WebhookEndpoint{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.mapBy(secretRefIndex)), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.endpointsForSecret), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.mapBy(serviceIndex)), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		// Routes live in the receiver's namespace, so no owner reference
 		// can tie them to the endpoint: labels do, and a route edited or
@@ -249,6 +253,9 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint)
 		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonQueueUnavailable,
 			fmt.Sprintf("Cannot read the JetStream queue (%v); the receivers are probably down or unreachable", queueErr))
 		return ctrl.Result{RequeueAfter: 15 * time.Second}, nil
+	case overQuota(obj) != "":
+		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonQuotaExceeded,
+			overQuota(obj)+"; new events are answered 503 with Retry-After until the target drains the queue (spec.suspend, a failing target?) or spec.limits is raised")
 	case obj.Spec.Suspend:
 		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonSuspended,
 			"Receiving and queueing events; delivery is suspended until spec.suspend is false")
@@ -332,6 +339,7 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 		Retries:      c.Retries,
 		Pending:      c.Pending,
 		DeadLettered: c.DeadLettered,
+		QueuedBytes:  c.QueuedBytes,
 	}
 	st, err := r.Queue.ReadState(ctx, uid)
 	if err != nil {
@@ -364,6 +372,9 @@ func (r *Reconciler) finalize(ctx context.Context, obj *hookv1.WebhookEndpoint) 
 	if err := r.deleteIngress(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := r.deleteKeyMirror(ctx, obj); err != nil {
+		return ctrl.Result{}, err
+	}
 	if err := r.deleteHTTPRoute(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -383,13 +394,16 @@ func (r *Reconciler) emitTransitions(before, after *hookv1.WebhookEndpoint) {
 	}
 	was := meta.FindStatusCondition(before.Status.Conditions, hookv1.ConditionReady)
 	now := meta.FindStatusCondition(after.Status.Conditions, hookv1.ConditionReady)
+	var readyEmitted *metav1.Condition
 	if now != nil && (was == nil || was.Status != now.Status || was.Reason != now.Reason) {
 		typ := corev1.EventTypeNormal
 		if now.Status != metav1.ConditionTrue && now.Reason != hookv1.ReasonSuspended {
 			typ = corev1.EventTypeWarning
 		}
 		r.Recorder.Eventf(after, nil, typ, now.Reason, "Reconcile", "%s", now.Message)
+		readyEmitted = now
 	}
+	r.emitRouteRefused(before, after, readyEmitted)
 	if after.Status.GetDeliveries().Retries > before.Status.GetDeliveries().Retries && failingSinceLastDelivery(after) {
 		r.failingMu.Lock()
 		if r.failingWarned == nil {
@@ -412,6 +426,21 @@ func (r *Reconciler) emitTransitions(before, after *hookv1.WebhookEndpoint) {
 		}
 		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, hookv1.ReasonDeadLettered, "Deliver", "%s", msg)
 	}
+}
+
+// overQuota says how the endpoint is at its storage quota, or "". The
+// receiver enforces it; this mirrors it on status so `kubectl describe`
+// says why events get 503.
+func overQuota(obj *hookv1.WebhookEndpoint) string {
+	d := obj.Status.GetDeliveries()
+	l := obj.Spec.Limits
+	switch {
+	case d.Pending >= l.GetMaxQueuedEvents():
+		return fmt.Sprintf("At its storage quota: %d events waiting for delivery (spec.limits.maxQueuedEvents %d)", d.Pending, l.GetMaxQueuedEvents())
+	case d.QueuedBytes >= l.GetMaxQueuedBytes():
+		return fmt.Sprintf("At its storage quota: %d bytes waiting for delivery (spec.limits.maxQueuedBytes %d)", d.QueuedBytes, l.GetMaxQueuedBytes())
+	}
+	return ""
 }
 
 func failingSinceLastDelivery(obj *hookv1.WebhookEndpoint) bool {

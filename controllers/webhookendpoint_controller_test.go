@@ -197,6 +197,7 @@ var _ = Describe("WebhookEndpoint controller", func() {
 			return get(ctx, ep)(g).Status.GetDeliveries()
 		}, timeout, interval).Should(Equal(hookv1.DeliveryCounters{
 			Received: 6, Delivered: 3, Duplicates: 2, Rejected: 4, Retries: 6, DeadLettered: 1, Pending: 1,
+			QueuedBytes: 2, // the queued "{}"
 		}))
 		Expect(get(ctx, ep)(Default).Status.LastFailure).To(HaveField("Reason", "HTTP503"))
 		Eventually(eventsFor(ctx, ep), timeout, interval).Should(ContainElement("Warning DeadLettered"))
@@ -212,6 +213,8 @@ var _ = Describe("WebhookEndpoint controller", func() {
 		_, err := q.Enqueue(ctx, &queue.Event{EndpointUID: uid, DeliveryID: "d", ReceivedAt: time.Now(), Body: []byte("{}")}, time.Hour)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(q.IncrSync(ctx, uid, queue.CounterReceived, 1)).To(Succeed())
+		// Increments are summed for 100ms before they are published.
+		Expect(q.FlushCounters(ctx)).To(Succeed())
 
 		Expect(k8s.Delete(ctx, ep)).To(Succeed())
 		Eventually(func() bool {
