@@ -2,9 +2,7 @@ package main
 
 import (
 	"flag"
-	"os"
 
-	"github.com/nats-io/nats.go"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -29,19 +27,4 @@ func zapFlags(fs *flag.FlagSet) *zap.Options {
 
 func setLogger(o *zap.Options) {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(o)))
-}
-
-func natsOptions(name, token string) []nats.Option {
-	opts := []nats.Option{
-		nats.Name(name),
-		nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true),
-	}
-	if token == "" {
-		token = os.Getenv("HOOKGATE_NATS_TOKEN")
-	}
-	if token != "" {
-		opts = append(opts, nats.Token(token))
-	}
-	return opts
 }

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -27,7 +29,9 @@ func runManager(args []string) error {
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader so several replicas can run")
 	leaderNS := fs.String("leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's)")
 	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS URL of the receiver's JetStream (embedded or external)")
-	natsToken := fs.String("nats-token", "", "token for NATS (also HOOKGATE_NATS_TOKEN)")
+	var natsAuth queue.ClientAuth
+	natsAuth.BindFlags(fs)
+	natsAuthSecret := fs.String("nats-auth-secret", "", "Secret in the manager's namespace holding the NATS token (key \"token\"); created with a random token when missing, for the receiver to read")
 	publicURL := fs.String("public-base-url", "", "public base URL of the receiver, e.g. https://hooks.example.com; makes status.url")
 	statusInterval := fs.Duration("status-interval", 2*time.Second, "shortest interval between counter updates of one endpoint's status")
 	resync := fs.Duration("resync-interval", time.Minute, "interval at which every endpoint's counters are re-read")
@@ -38,7 +42,9 @@ func runManager(args []string) error {
 	clusterIssuer := fs.String("cluster-issuer", "", "cert-manager ClusterIssuer annotated on Ingress routes")
 	routeAnnotations := fs.String("route-annotations", "", "extra route annotations, k=v,k=v")
 	gateways := fs.String("gateway", "", "default parent Gateways of HTTPRoutes, namespace/name[,namespace/name]")
-	receiverNS := fs.String("receiver-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the receiver Service; routes are created there")
+	var routePolicy controllers.RoutePolicy // what spec.route may set: --route-allowed-*
+	routePolicy.BindFlags(fs)
+	receiverNS := fs.String("receiver-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the receiver Service; routes and the receiver's key mirrors (Secrets hookgate-keys-<uid>) are created there")
 	receiverSvc := fs.String("receiver-service", "", "name of the receiver Service that routes point at")
 	receiverPort := fs.Int("receiver-service-port", 80, "port of the receiver Service")
 	zo := zapFlags(fs)
@@ -46,6 +52,9 @@ func runManager(args []string) error {
 		return err
 	}
 	setLogger(zo)
+	if *receiverNS == "" {
+		return fmt.Errorf("--receiver-namespace (or POD_NAMESPACE) is required: the receiver reads each endpoint's keys from a Secret the manager writes there")
+	}
 	kind := hookv1.RouteKind(*routeKind)
 	if kind != hookv1.RouteIngress && kind != hookv1.RouteHTTPRoute && kind != hookv1.RouteNone {
 		return fmt.Errorf("--route-kind must be Ingress, HTTPRoute or None, not %q", *routeKind)
@@ -80,14 +89,43 @@ func runManager(args []string) error {
 		return fmt.Errorf("creating manager: %w", err)
 	}
 
+	if *natsAuthSecret != "" && natsAuth.TokenFile == "" && os.Getenv(queue.TokenEnv) == "" {
+		if *receiverNS == "" {
+			return fmt.Errorf("--nats-auth-secret needs the manager's namespace (--receiver-namespace or POD_NAMESPACE)")
+		}
+		c, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
+		if err != nil {
+			return fmt.Errorf("creating client: %w", err)
+		}
+		bctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		natsAuth.Token, err = controllers.EnsureNATSToken(bctx, c, types.NamespacedName{Namespace: *receiverNS, Name: *natsAuthSecret})
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	if err := natsAuth.Load(); err != nil {
+		return err
+	}
+	nopts, err := natsAuth.Options("hookgate-manager")
+	if err != nil {
+		return err
+	}
 	var (
 		ncOnce sync.Once
 		nc     *nats.Conn
 		ncErr  error
 	)
 	conn := func(context.Context) (*nats.Conn, error) {
-		ncOnce.Do(func() { nc, ncErr = nats.Connect(*natsURL, natsOptions("hookgate-manager", *natsToken)...) })
-		return nc, ncErr
+		ncOnce.Do(func() { nc, ncErr = nats.Connect(*natsURL, nopts...) })
+		if ncErr != nil {
+			return nil, ncErr
+		}
+		// Checked on every use: the server is known only once connected.
+		if err := natsAuth.CheckServerAuth(nc); err != nil {
+			return nil, err
+		}
+		return nc, nil
 	}
 	lq := &controllers.LazyQueue{Open: func(ctx context.Context) (*queue.Queue, error) {
 		c, err := conn(ctx)
@@ -110,7 +148,7 @@ func runManager(args []string) error {
 		Changes:        changes,
 		Routes: controllers.RouteDefaults{
 			Kind: kind, Host: *routeHost, IngressClass: *ingressClass, TLSSecret: *tlsSecret,
-			ClusterIssuer: *clusterIssuer, Annotations: ann, Gateways: gws,
+			ClusterIssuer: *clusterIssuer, Annotations: ann, Gateways: gws, Policy: routePolicy,
 			ReceiverNamespace: *receiverNS, ReceiverService: *receiverSvc, ReceiverPort: int32(*receiverPort),
 		},
 	}

@@ -10,15 +10,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/time/rate"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -36,7 +35,10 @@ func runReceiver(args []string) error {
 	probeAddr := fs.String("health-probe-bind-address", ":8082", "address of /healthz and /readyz")
 	natsURL := fs.String("nats-url", "", "external NATS cluster URL; empty runs an embedded JetStream server")
 	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "client address of the embedded JetStream server (the manager connects here)")
-	natsToken := fs.String("nats-token", "", "token for NATS (also HOOKGATE_NATS_TOKEN); the embedded server requires it when set")
+	var natsAuth queue.ClientAuth
+	natsAuth.BindFlags(fs)
+	natsTLSCert := fs.String("nats-server-tls-cert", "", "certificate of the embedded JetStream's client port (TLS-only when set)")
+	natsTLSKey := fs.String("nats-server-tls-key", "", "key of the embedded JetStream's client port")
 	dataDir := fs.String("data-dir", "/var/lib/hookgate", "where the embedded JetStream stores events")
 	syncAlways := fs.Bool("jetstream-sync-always", false, "fsync every JetStream write before acknowledging (single-node durability against power loss)")
 	replicas := fs.Int("stream-replicas", 1, "replicas of each stream (3 on an external cluster)")
@@ -44,9 +46,19 @@ func runReceiver(args []string) error {
 	clusterDomain := fs.String("cluster-domain", "cluster.local", "cluster DNS suffix used to address target Services")
 	concurrency := fs.Int("delivery-concurrency", 16, "deliveries in flight per endpoint and replica")
 	namespace := fs.String("namespace", "", "watch only this namespace (default: all)")
-	allowExternalName := fs.Bool("allow-external-name-targets", true, "deliver to ExternalName Services; turn off in multi-tenant clusters, where a tenant could aim the receiver at any host")
+	keysNS := fs.String("keys-namespace", os.Getenv("POD_NAMESPACE"), "the receiver's own namespace, where the manager mirrors each endpoint's keys (its --receiver-namespace); the only namespace whose Secrets the receiver reads")
+	allowExternalName := fs.Bool("allow-external-name-targets", false, "deliver to ExternalName Services, which can name any host: a tenant could aim the receiver anywhere its pod reaches; for local runs and single-tenant clusters")
 	forwardedHeader := fs.String("forwarded-header", "X-Forwarded-For", "which header trusted proxies set: X-Forwarded-For (with X-Forwarded-Proto/Host) or Forwarded (RFC 7239); the other is ignored")
-	trusted := fs.String("trusted-proxies", "", "comma-separated CIDRs of proxies (ingress controllers) whose X-Forwarded-For/Forwarded/X-Forwarded-Proto/Host headers are trusted")
+	trusted := fs.String("trusted-proxies", "", "comma-separated CIDRs of proxies (ingress controllers) whose X-Forwarded-For/Forwarded/X-Forwarded-Proto/Host headers are believed on --proxied-listen (never on --listen)")
+	proxiedListen := fs.String("proxied-listen", "", "address of the listener behind trusted proxies (routes point here; the NetworkPolicy opens it only to the ingress controller); empty for none")
+	maxInflight := fs.Int64("max-inflight-requests", ingserver.DefaultMaxInflightRequests, "requests handled at once; more are answered 503 with Retry-After (0: unbounded)")
+	maxInflightBytes := fs.Int64("max-inflight-body-bytes", ingserver.DefaultMaxInflightBytes, "body bytes held at once by requests in flight, reserved before reading; more are answered 503 with Retry-After (0: unbounded)")
+	shutdownDelay := fs.Duration("shutdown-delay", 0, "after SIGTERM, keep accepting webhooks this long while readiness says no, so load balancers stop sending first (chart: 5s)")
+	maxEventsPerEndpoint := fs.Int64("max-queued-events-per-endpoint", queue.DefaultMaxEventsPerEndpoint, "platform ceiling of one endpoint's waiting events, enforced by JetStream and capping spec.limits.maxQueuedEvents")
+	maxBytesPerEndpoint := fs.Int64("max-queued-bytes-per-endpoint", 256<<20, "platform ceiling of one endpoint's waiting body bytes, capping spec.limits.maxQueuedBytes")
+	maxDeadPerEndpoint := fs.Int64("max-dead-letters-per-endpoint", queue.DefaultMaxDeadLettersPerEndpoint, "ceiling of one endpoint's dead letters; one that does not fit stays queued")
+	storeMaxBytes := fs.Int64("store-max-bytes", 0, "bytes the events and dead-letter streams may use together, below the volume's size (0: no limit but the disk); the embedded server's store is bounded to this plus a tenth")
+	refusalsPerSource := fs.Float64("refusals-per-source", 20, "refused requests per second one client address may send before it is answered 429 without its body being read (0: no limit)")
 	zo := zapFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -56,6 +68,9 @@ func runReceiver(args []string) error {
 	trustedProxies, err := ingserver.ParseCIDRs(strings.Split(*trusted, ","))
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if len(trustedProxies) > 0 && *proxiedListen == "" {
+		return errors.New("--trusted-proxies needs --proxied-listen: forwarding headers are believed only on the listener behind the proxies, never on the public one")
 	}
 	var useForwarded bool
 	switch strings.ToLower(*forwardedHeader) {
@@ -69,15 +84,17 @@ func runReceiver(args []string) error {
 		return fmt.Errorf("--max-body-bytes must be between 1 and %d", queue.MaxPayload-(256<<10))
 	}
 
-	token := *natsToken
-	if token == "" {
-		token = os.Getenv("HOOKGATE_NATS_TOKEN")
+	if err := natsAuth.Load(); err != nil {
+		return err
 	}
 	var (
 		ns *server.Server
 		nc *nats.Conn
 	)
-	nopts := natsOptions("hookgate-receiver", token)
+	nopts, err := natsAuth.Options("hookgate-receiver")
+	if err != nil {
+		return err
+	}
 	if *natsURL == "" {
 		host, portStr, err := net.SplitHostPort(*natsListen)
 		if err != nil {
@@ -87,7 +104,9 @@ func runReceiver(args []string) error {
 		if err != nil {
 			return fmt.Errorf("--nats-listen: %w", err)
 		}
-		ns, err = queue.StartEmbedded(queue.EmbeddedOptions{Host: host, Port: port, StoreDir: *dataDir, Token: token, SyncAlways: *syncAlways})
+		ns, err = queue.StartEmbedded(queue.EmbeddedOptions{Host: host, Port: port, StoreDir: *dataDir, SyncAlways: *syncAlways,
+			Token: natsAuth.Token, AllowUnauthenticated: natsAuth.AllowUnauthenticated, MaxStoreBytes: *storeMaxBytes + *storeMaxBytes/10,
+			TLSCertFile: *natsTLSCert, TLSKeyFile: *natsTLSKey})
 		if err != nil {
 			return err
 		}
@@ -104,11 +123,23 @@ func runReceiver(args []string) error {
 
 	ctx := ctrl.SetupSignalHandler()
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	q, err := openQueueRetrying(openCtx, nc, queue.Options{Replicas: *replicas})
+	q, err := openQueueRetrying(openCtx, nc, queue.Options{Replicas: *replicas, MaxStoreBytes: *storeMaxBytes,
+		MaxEventsPerEndpoint: *maxEventsPerEndpoint, MaxDeadLettersPerEndpoint: *maxDeadPerEndpoint})
 	cancel()
 	if err != nil {
 		return err
 	}
+	if err := natsAuth.CheckServerAuth(nc); err != nil {
+		return err
+	}
+	// Publish the last summed counter increments before the connection goes.
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := q.Close(cctx); err != nil {
+			log.Error(err, "Flushing counters at shutdown failed")
+		}
+	}()
 
 	mopts := ctrl.Options{
 		Scheme:                 newScheme(),
@@ -116,8 +147,13 @@ func runReceiver(args []string) error {
 		HealthProbeBindAddress: *probeAddr,
 		LeaderElection:         false,
 	}
+	if *keysNS == "" {
+		return errors.New("--keys-namespace (or POD_NAMESPACE) is required: the receiver reads its keys from Secrets there")
+	}
+	// Secrets only in the receiver's namespace, whatever --namespace says.
+	mopts.Cache = cache.Options{ByObject: endpoints.CacheByObject(*keysNS)}
 	if *namespace != "" {
-		mopts.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{*namespace: {}}}
+		mopts.Cache.DefaultNamespaces = map[string]cache.Config{*namespace: {}}
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), mopts)
 	if err != nil {
@@ -134,54 +170,36 @@ func runReceiver(args []string) error {
 		log.Info("Body limit lowered to fit the NATS server's max_payload", "requested", *maxBody, "limit", bodyCap)
 		*maxBody = bodyCap
 	}
-	if err := (&endpoints.Loader{Client: mgr.GetClient(), Registry: reg, MaxBodyBytes: *maxBody, BodyCap: bodyCap}).SetupWithManager(mgr); err != nil {
+	loader := &endpoints.Loader{Client: mgr.GetClient(), Registry: reg, KeysNamespace: *keysNS, MaxBodyBytes: *maxBody, BodyCap: bodyCap}
+	if err := loader.SetupWithManager(mgr); err != nil {
 		return err
 	}
 	h := &ingserver.Handler{Registry: reg, Store: q, Log: ctrl.Log.WithName("http"), Metrics: ingserver.NewMetrics(metrics.Registry),
-		Proxies: &ingserver.Proxies{Trusted: trustedProxies, UseForwarded: useForwarded}}
-	srv := &http.Server{
-		Addr:              *listen,
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		Quota: &ingserver.Quota{Source: q, Registry: reg, MaxEventsCeiling: *maxEventsPerEndpoint, MaxBytesCeiling: *maxBytesPerEndpoint,
+			Log: ctrl.Log.WithName("quota")},
+		Admission: &ingserver.Admission{MaxRequests: *maxInflight, MaxBytes: *maxInflightBytes},
+		Sources:   &ingserver.SourceLimiter{Rate: rate.Limit(*refusalsPerSource), Burst: max(1, int(2**refusalsPerSource)), MaxSources: 100000}}
+	if *refusalsPerSource <= 0 {
+		h.Sources = nil
 	}
-	var serving atomic.Bool
-	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		// Serve only once the registry is filled, so no valid request
-		// meets a 404 right after a restart.
-		if !mgr.GetCache().WaitForCacheSync(ctx) {
-			return nil
-		}
-		ln, err := net.Listen("tcp", *listen)
-		if err != nil {
-			return fmt.Errorf("listening on %s: %w", *listen, err)
-		}
-		log.Info("Receiving webhooks", "listen", ln.Addr().String())
-		serving.Store(true)
-		defer serving.Store(false)
-		errc := make(chan error, 1)
-		go func() { errc <- srv.Serve(ln) }()
-		select {
-		case <-ctx.Done():
-			sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			return srv.Shutdown(sctx)
-		case err := <-errc:
-			if errors.Is(err, http.ErrServerClosed) {
-				return nil
-			}
-			return err
-		}
-	})); err != nil {
+	// Serve only once the registry holds every endpoint and its keys.
+	warmup := &endpoints.Warmup{Loader: loader, WaitForCacheSync: mgr.GetCache().WaitForCacheSync}
+	if err := mgr.Add(warmup); err != nil {
+		return err
+	}
+	srv := &ingserver.Server{Handler: h, Addr: *listen, ProxiedAddr: *proxiedListen,
+		Proxies:     ingserver.Proxies{Trusted: trustedProxies, UseForwarded: useForwarded},
+		WaitForSync: warmup.WaitLoaded, ShutdownDelay: *shutdownDelay, Log: log}
+	if err := mgr.Add(srv); err != nil {
+		return err
+	}
+	if err := mgr.Add(h.Quota); err != nil {
 		return err
 	}
 	d := &dispatch.Dispatcher{
 		Queue:       q,
 		Registry:    reg,
-		Resolver:    &dispatch.ServiceResolver{Client: mgr.GetClient(), ClusterDomain: *clusterDomain, DenyExternalName: !*allowExternalName},
+		Resolver:    &dispatch.ServiceResolver{Client: mgr.GetClient(), ClusterDomain: *clusterDomain, AllowExternalName: *allowExternalName},
 		Log:         ctrl.Log.WithName("dispatch"),
 		Concurrency: *concurrency,
 		Metrics:     dispatch.NewMetrics(metrics.Registry),
@@ -192,12 +210,7 @@ func runReceiver(args []string) error {
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("http", func(*http.Request) error {
-		if !serving.Load() {
-			return errors.New("webhook listener not serving yet")
-		}
-		return nil
-	}); err != nil {
+	if err := mgr.AddReadyzCheck("http", srv.Ready); err != nil {
 		return err
 	}
 	if err := mgr.AddReadyzCheck("queue", func(*http.Request) error {

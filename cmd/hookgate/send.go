@@ -25,17 +25,28 @@ import (
 
 // runSend signs a test webhook the way the endpoint's provider would and
 // posts it to the receiver: the quickest way to see the whole path work.
+// It signs for every provider in the provider table (verify.SignRequest).
 func runSend(args []string) error {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	endpoint := fs.String("endpoint", "", "namespace/name of the WebhookEndpoint to send to (required)")
 	receiver := fs.String("receiver", "http://127.0.0.1:8080", "base URL of the receiver")
-	body := fs.String("body", `{"hello":"hookgate"}`, "payload to send")
+	body := fs.String("body", `{"id":"evt_hookgate_test","type":"test","hello":"hookgate"}`, "payload to send (JSON; form-posting providers get it in their form field)")
 	id := fs.String("id", "", "delivery id (default: random); reuse one to see dedupe")
-	event := fs.String("event", "ping", "event name (GitHub's X-GitHub-Event)")
+	event := fs.String("event", "ping", "event name, for providers that send one in a header (GitHub's X-GitHub-Event)")
 	kubeconfig := fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig used to read the endpoint and its Secret")
 	tamper := fs.Bool("tamper", false, "change the body after signing, to see a 401")
+	privateKey := fs.String("private-key", "", "PEM private key file, for providers that sign with a key pair (discord, sendgrid, travis; standardwebhooks/svix v1a)")
+	genPair := fs.String("generate-key-pair", "", "print a test key pair for this provider (public key for spec.publicKeys, private key for --private-key) and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *genPair != "" {
+		pub, priv, err := verify.GenerateKeyPair(*genPair)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("# spec.publicKeys entry:\n%s\n# private key (save to a file for --private-key):\n%s", strings.TrimSpace(string(pub)), priv)
+		return nil
 	}
 	ns, name, ok := strings.Cut(*endpoint, "/")
 	if !ok || ns == "" || name == "" {
@@ -58,73 +69,67 @@ func runSend(args []string) error {
 	if ep.Status.WebhookPath == "" {
 		return fmt.Errorf("WebhookEndpoint %s has no status.webhookPath yet: is the manager running?", *endpoint)
 	}
-	if ep.Spec.SecretRef == nil {
-		return fmt.Errorf("WebhookEndpoint %s has no secretRef: send signs only with shared secrets", *endpoint)
+	var key []byte
+	switch {
+	case *privateKey != "":
+		if key, err = os.ReadFile(*privateKey); err != nil {
+			return fmt.Errorf("reading --private-key: %w", err)
+		}
+	case ep.Spec.SecretRef != nil:
+		var s corev1.Secret
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: ep.Spec.SecretRef.Name}, &s); err != nil {
+			return fmt.Errorf("reading Secret: %w", err)
+		}
+		key = s.Data[ep.Spec.SecretRef.GetKey()]
+	default:
+		return fmt.Errorf("WebhookEndpoint %s verifies with public keys: pass --private-key (create a pair with --generate-key-pair %s)", *endpoint, ep.Spec.Provider)
 	}
-	var s corev1.Secret
-	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: ep.Spec.SecretRef.Name}, &s); err != nil {
-		return fmt.Errorf("reading Secret: %w", err)
-	}
-	key := s.Data[ep.Spec.SecretRef.GetKey()]
 	if *id == "" {
 		b := make([]byte, 8)
 		_, _ = rand.Read(b)
 		*id = "test-" + hex.EncodeToString(b)
 	}
-	payload := []byte(*body)
-	target := strings.TrimRight(*receiver, "/") + ep.Status.WebhookPath
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, nil)
+	target, err := url.Parse(strings.TrimRight(*receiver, "/") + ep.Status.WebhookPath)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "hookgate-send")
-	switch ep.Spec.Provider {
-	case hookv1.ProviderGitHub:
-		req.Header.Set("X-GitHub-Event", *event)
-		req.Header.Set("X-GitHub-Delivery", *id)
-		req.Header.Set("X-Hub-Signature-256", verify.SignGitHub(payload, key))
-	case hookv1.ProviderStandardWebhooks:
-		for k, v := range verify.StandardWebhooksHeaders(*id, time.Now(), payload, key) {
-			req.Header[k] = v
-		}
-	case hookv1.ProviderGenericHMAC:
-		g := ep.Spec.GenericHMAC
-		o := verify.GenericHMACOptions{Header: g.Header, Algorithm: g.Algorithm, Encoding: g.Encoding, Prefix: g.Prefix,
-			IDHeader: g.IDHeader, TimestampHeader: g.TimestampHeader, SignedContent: g.SignedContent}
-		if g.IDHeader != "" {
-			req.Header.Set(g.IDHeader, *id)
-		}
-		if g.TimestampHeader != "" {
-			req.Header.Set(g.TimestampHeader, fmt.Sprint(time.Now().Unix()))
-		}
-		u, _ := url.Parse(target)
-		sig, err := verify.SignGenericHMAC(o, &verify.Request{Method: http.MethodPost, URL: u, Header: req.Header, Body: payload}, key)
-		if err != nil {
-			return err
-		}
-		hdr := g.Header
-		if hdr == "" {
-			hdr = hookv1.DefaultGenericHeader
-		}
-		req.Header.Set(hdr, sig)
-	default:
-		return fmt.Errorf("send does not know provider %q", ep.Spec.Provider)
+	d := verify.Delivery{ID: *id, Event: *event, Time: time.Now(), Body: []byte(*body), URL: target}
+	signed, err := verify.SignRequest(string(ep.Spec.Provider), sendOptions(&ep.Spec), d, key)
+	if err != nil {
+		return err
 	}
+	payload := signed.Body
 	if *tamper {
 		payload = append(payload, ' ')
 	}
-	req.Body = io.NopCloser(bytes.NewReader(payload))
-	req.ContentLength = int64(len(payload))
+	req, err := http.NewRequestWithContext(ctx, signed.Method, signed.URL.String(), bytes.NewReader(payload))
+	if err != nil {
+		return err
+	}
+	req.Header = signed.Header
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("posting to %s: %w", target, err)
+		return fmt.Errorf("posting to %s: %w", signed.URL, err)
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	fmt.Printf("POST %s delivery=%s -> %s %s\n", target, *id, resp.Status, strings.TrimSpace(string(rb)))
+	fmt.Printf("POST %s provider=%s delivery=%s -> %s %s\n", target, ep.Spec.Provider, *id, resp.Status, strings.TrimSpace(string(rb)))
 	if resp.StatusCode >= 300 {
 		os.Exit(1)
 	}
 	return nil
+}
+
+// sendOptions are the per-endpoint settings a signer needs: the same ones
+// the receiver builds its verifier from.
+func sendOptions(s *hookv1.WebhookEndpointSpec) verify.Options {
+	o := verify.Options{}
+	for _, k := range s.PublicKeys {
+		o.PublicKeys = append(o.PublicKeys, []byte(k))
+	}
+	if g := s.GenericHMAC; g != nil {
+		o.Generic = &verify.GenericHMACOptions{Header: g.Header, Algorithm: g.Algorithm, Encoding: g.Encoding, Prefix: g.Prefix,
+			IDHeader: g.IDHeader, TimestampHeader: g.TimestampHeader, SignedContent: g.SignedContent}
+	}
+	return o
 }

@@ -7,7 +7,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -20,6 +23,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/hookgate/hookgate/internal/queue"
 	"github.com/hookgate/hookgate/internal/testenv"
 )
 
@@ -28,6 +32,9 @@ const (
 	probeAddr    = "127.0.0.1:8082"
 	natsAddr     = "127.0.0.1:4222"
 	targetAddr   = "127.0.0.1:9090"
+	// systemNS stands for the release namespace: routes and the receiver's
+	// key mirrors live there.
+	systemNS = "hookgate-system"
 )
 
 func main() {
@@ -86,6 +93,12 @@ func run() error {
 			_, _ = procs[i].Process.Wait()
 		}
 	}()
+	// NATS is authenticated locally too: one token for the embedded
+	// JetStream and the manager, kept beside the store it protects.
+	token, err := devToken(filepath.Join(state, "nats-token"))
+	if err != nil {
+		return err
+	}
 	start := func(name string, args ...string) error {
 		logPath := filepath.Join(state, name+".log")
 		f, err := os.Create(logPath)
@@ -93,7 +106,7 @@ func run() error {
 			return err
 		}
 		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, queue.TokenEnv+"="+token)
 		cmd.Stdout, cmd.Stderr = f, f
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("starting %s: %w", name, err)
@@ -102,18 +115,26 @@ func run() error {
 		step("Started %s (pid %d), log: %s", name, cmd.Process.Pid, rel(root, logPath))
 		return nil
 	}
+	if out, err := kubectlRun(kubectl, kubeconfig, "create", "namespace", systemNS); err != nil {
+		return fmt.Errorf("creating namespace %s: %w: %s", systemNS, err, out)
+	}
 	if err := start("target", "target", "--listen", targetAddr); err != nil {
 		return err
 	}
 	if err := start("receiver", "receiver", "--listen", receiverAddr, "--health-probe-bind-address", probeAddr,
-		"--metrics-bind-address", "127.0.0.1:8081", "--nats-listen", natsAddr, "--data-dir", filepath.Join(state, "jetstream")); err != nil {
+		"--metrics-bind-address", "127.0.0.1:8081", "--nats-listen", natsAddr, "--data-dir", filepath.Join(state, "jetstream"),
+		"--keys-namespace", systemNS,
+		// The sample target is on the host, reached through an ExternalName
+		// Service: the API server refuses loopback addresses in Endpoints.
+		"--allow-external-name-targets=true"); err != nil {
 		return err
 	}
 	if err := waitHTTP(ctx, "http://"+probeAddr+"/readyz", time.Minute); err != nil {
 		return fmt.Errorf("receiver did not become ready (see .dev/receiver.log): %w", err)
 	}
 	if err := start("manager", "manager", "--nats-url", "nats://"+natsAddr, "--public-base-url", "http://"+receiverAddr,
-		"--metrics-bind-address", "127.0.0.1:8083", "--health-probe-bind-address", "127.0.0.1:8084"); err != nil {
+		"--metrics-bind-address", "127.0.0.1:8083", "--health-probe-bind-address", "127.0.0.1:8084",
+		"--receiver-namespace", systemNS); err != nil {
 		return err
 	}
 
@@ -200,4 +221,20 @@ func indent(s string) string {
 		return ""
 	}
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
+}
+
+// devToken returns the local NATS token, creating it on the first run.
+func devToken(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b)), nil
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	return tok, nil
 }

@@ -93,6 +93,24 @@ func podSpecOf(o *unstructured.Unstructured) (serviceAccount string, args []stri
 	return sa, raw
 }
 
+// envSecretRef returns "secret/key" of the first container's variable name,
+// set from a Secret.
+func envSecretRef(o *unstructured.Unstructured, name string) string {
+	containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+	Expect(containers).NotTo(BeEmpty())
+	env, _, _ := unstructured.NestedSlice(containers[0].(map[string]any), "env")
+	for _, e := range env {
+		m := e.(map[string]any)
+		if m["name"] != name {
+			continue
+		}
+		s, _, _ := unstructured.NestedString(m, "valueFrom", "secretKeyRef", "name")
+		k, _, _ := unstructured.NestedString(m, "valueFrom", "secretKeyRef", "key")
+		return s + "/" + k
+	}
+	return ""
+}
+
 // localArgs keeps the chart's flags but points addresses and paths at this
 // machine: what the chart sets for a pod has no meaning outside one.
 func localArgs(chartArgs []string, overrides map[string]string) []string {

@@ -209,7 +209,7 @@ func (f *fixture) events() func(g Gomega) []string {
 }
 
 func jetStream() jetstream.JetStream {
-	nc, err := nats.Connect("nats://127.0.0.1:" + strconv.Itoa(ports.nats))
+	nc, err := nats.Connect("nats://127.0.0.1:"+strconv.Itoa(ports.nats), nats.Token(natsToken))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(nc.Close)
 	js, err := jetstream.New(nc)

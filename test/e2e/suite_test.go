@@ -20,6 +20,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,9 +31,11 @@ import (
 )
 
 var (
-	testEnv    *envtest.Environment
-	k8s        client.Client
-	workDir    string
+	testEnv *envtest.Environment
+	k8s     client.Client
+	workDir string
+	// natsToken authenticates to the receiver's embedded JetStream.
+	natsToken  string
 	binary     string
 	kubeconfig string
 	receiver   *proc
@@ -171,6 +174,7 @@ var _ = BeforeSuite(func() {
 		kubeconfig: saKubeconfig(rcvSA),
 		args: localArgs(rcvArgs, map[string]string{
 			"--listen":                    "127.0.0.1:" + strconv.Itoa(ports.http),
+			"--proxied-listen":            "127.0.0.1:" + strconv.Itoa(freePort()),
 			"--metrics-bind-address":      "0",
 			"--health-probe-bind-address": "127.0.0.1:" + strconv.Itoa(ports.probe),
 			"--nats-listen":               "127.0.0.1:" + strconv.Itoa(ports.nats),
@@ -193,8 +197,23 @@ var _ = BeforeSuite(func() {
 		})}
 	Expect(receiver.args[0]).To(Equal("receiver"))
 	Expect(manager.args[0]).To(Equal("manager"))
-	startReceiver()
+
+	By("authenticating NATS as the chart does: the manager makes the token Secret, the receiver reads it")
+	tokenSecret := releaseName + "-nats-auth"
+	Expect(manager.args).To(ContainElement("--nats-auth-secret=" + tokenSecret))
+	Expect(envSecretRef(findObject(objs, "StatefulSet", releaseName+"-receiver"), "HOOKGATE_NATS_TOKEN")).To(Equal(tokenSecret + "/token"))
 	manager.start()
+	Eventually(func() error {
+		var s corev1.Secret
+		if err := k8s.Get(ctxT(), client.ObjectKey{Namespace: releaseNamespace, Name: tokenSecret}, &s); err != nil {
+			return err
+		}
+		natsToken = string(s.Data["token"])
+		return nil
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	Expect(len(natsToken)).To(BeNumerically(">=", 40))
+	receiver.env = append(receiver.env, "HOOKGATE_NATS_TOKEN="+natsToken)
+	startReceiver()
 	waitReady(ports.mgrProbe)
 	fmt.Fprintf(GinkgoWriter, "receiver %v\nmanager %v\n", receiver.args, manager.args)
 	DeferCleanup(func() { manager.stop(); receiver.stop() })

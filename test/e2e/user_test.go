@@ -16,6 +16,7 @@ import (
 
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/ingress/verify"
+	"github.com/hookgate/hookgate/internal/keyring"
 	"github.com/hookgate/hookgate/internal/testenv"
 )
 
@@ -101,14 +102,23 @@ var _ = Describe("A platform engineer with kubectl", Ordered, func() {
 		Expect(get).To(MatchRegexp(`github\s+github\s+True\s+http://127\.0\.0\.1:\d+/hook/[0-9a-f]{32}\s+2\s+2\s+0`))
 		desc := kc("-n", ns, "describe", "webhookendpoint", "github")
 		for _, want := range []string{"Type:                  Ready", "Received:           2", "Delivered:          2",
-			"Duplicates:         1", "Rejected:           1", "Normal  Succeeded"} {
+			"Duplicates:         1", "Rejected:           1"} {
 			Expect(desc).To(ContainSubstring(want))
 		}
+		// The Events table's columns widen with the longest reason shown.
+		Expect(desc).To(MatchRegexp(`Normal\s+Succeeded`))
 	})
 
-	It("rotates the secret on request without rejecting requests signed with the previous key", func() {
+	It("refuses to rotate a Secret it was not handed, then rotates it once labelled, without rejecting requests signed with the previous key", func() {
 		kc("-n", ns, "patch", "webhookendpoint", "github", "--type=merge", "-p", `{"spec":{"rotation":{"interval":"720h","gracePeriod":"1h"}}}`)
 		kc("-n", ns, "annotate", "webhookendpoint", "github", hookv1.AnnotationRotate+"=first", "--overwrite")
+		Eventually(func() string { return jsonpath(`{.status.conditions[?(@.type=="SecretReady")].reason}`) }, timeout, poll).
+			Should(Equal(hookv1.ReasonSecretNotManaged))
+		Expect(decodeB64([]byte(kc("-n", ns, "get", "secret", "github-webhook", "-o", "jsonpath={.data.secret}")))).To(Equal(secret))
+		Expect(send(secret, `{"unmanaged":true}`, "rot-unmanaged")).To(Equal(http.StatusOK), "verification goes on without rotation")
+
+		By("handing the Secret over with the endpoint-name label")
+		kc("-n", ns, "label", "secret", "github-webhook", hookv1.LabelEndpointName+"=github")
 		var fresh []byte
 		Eventually(func() string {
 			fresh = decodeB64([]byte(kc("-n", ns, "get", "secret", "github-webhook", "-o", "jsonpath={.data.secret}")))
@@ -119,7 +129,7 @@ var _ = Describe("A platform engineer with kubectl", Ordered, func() {
 			Should(ContainSubstring("SecretRotated"))
 
 		before := received()
-		// The receiver picks the new Secret up from its watch.
+		// The manager mirrors the new key; the receiver picks it up from its watch.
 		Eventually(func() int {
 			return send(fresh, `{"rotated":"new"}`, "rot-new-"+strconv.Itoa(int(time.Now().UnixNano())))
 		}, timeout, poll).Should(Equal(http.StatusOK))
@@ -172,9 +182,14 @@ var _ = Describe("A platform engineer with kubectl", Ordered, func() {
 	It("cleans up what it made when the endpoint is deleted", func() {
 		uid := types.UID(jsonpath("{.metadata.uid}"))
 		Expect(uid).NotTo(BeEmpty())
+		mirror := keyring.MirrorName(string(uid))
+		kc("-n", releaseNamespace, "get", "secret", mirror)
 		kc("-n", ns, "delete", "webhookendpoint", "github", "--wait=true", "--timeout=60s")
 		out, err := runErr(kubectl(), "--kubeconfig", kubeconfig, "-n", ns, "get", "webhookendpoint", "github")
 		Expect(err).To(HaveOccurred())
+		Expect(out).To(ContainSubstring("NotFound"))
+		out, err = runErr(kubectl(), "--kubeconfig", kubeconfig, "-n", releaseNamespace, "get", "secret", mirror)
+		Expect(err).To(HaveOccurred(), "the receiver's key mirror goes with the endpoint")
 		Expect(out).To(ContainSubstring("NotFound"))
 	})
 })

@@ -93,9 +93,87 @@ seccompProfile:
 {{- end }}
 
 {{/*
+The Secret with the NATS token: the user's, or the one the manager creates.
+Empty when a credentials file is used instead.
+*/}}
+{{- define "hookgate.natsTokenSecret" -}}
+{{- if .Values.nats.auth.existingSecret }}
+{{- .Values.nats.auth.existingSecret }}
+{{- else if and (include "hookgate.embeddedNats" .) (not .Values.nats.auth.allowUnauthenticated) }}
+{{- printf "%s-nats-auth" (include "hookgate.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+NATS authentication: environment of both containers. Call with $.
+*/}}
+{{- define "hookgate.natsEnv" -}}
+{{- with include "hookgate.natsTokenSecret" . }}
+- name: HOOKGATE_NATS_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.nats.auth.secretKey }}
+{{- end }}
+{{- end }}
+
+{{/*
+NATS authentication: flags of both containers. Call with $.
+*/}}
+{{- define "hookgate.natsArgs" -}}
+{{- if .Values.nats.auth.credsSecret }}
+- --nats-creds=/etc/hookgate/nats-creds/{{ .Values.nats.auth.credsKey }}
+{{- end }}
+{{- if .Values.nats.tls.secret }}
+- --nats-tls-ca=/etc/hookgate/nats-tls/ca.crt
+{{- if .Values.nats.tls.mutual }}
+- --nats-tls-cert=/etc/hookgate/nats-tls/tls.crt
+- --nats-tls-key=/etc/hookgate/nats-tls/tls.key
+{{- end }}
+{{- end }}
+{{- if .Values.nats.auth.allowUnauthenticated }}
+- --nats-allow-unauthenticated
+{{- end }}
+{{- end }}
+
+{{/*
+NATS authentication: volumes and mounts of both containers.
+*/}}
+{{- define "hookgate.natsVolumes" -}}
+{{- if .Values.nats.auth.credsSecret }}
+- name: nats-creds
+  secret:
+    secretName: {{ .Values.nats.auth.credsSecret }}
+{{- end }}
+{{- if .Values.nats.tls.secret }}
+- name: nats-tls
+  secret:
+    secretName: {{ .Values.nats.tls.secret }}
+{{- end }}
+{{- end }}
+{{- define "hookgate.natsVolumeMounts" -}}
+{{- if .Values.nats.auth.credsSecret }}
+- name: nats-creds
+  mountPath: /etc/hookgate/nats-creds
+  readOnly: true
+{{- end }}
+{{- if .Values.nats.tls.secret }}
+- name: nats-tls
+  mountPath: /etc/hookgate/nats-tls
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/*
 Fail early on combinations that cannot work.
 */}}
 {{- define "hookgate.validate" -}}
+{{- if and .Values.receiver.trustedProxies .Values.networkPolicy.enabled (not .Values.networkPolicy.proxiedFrom) }}
+{{- fail "receiver.trustedProxies needs networkPolicy.proxiedFrom (the ingress controller's pods): otherwise any pod in the trusted range can reach the proxied port and choose its own X-Forwarded-For" }}
+{{- end }}
+{{- if and (not (include "hookgate.embeddedNats" .)) (not .Values.nats.auth.existingSecret) (not .Values.nats.auth.credsSecret) (not .Values.nats.auth.allowUnauthenticated) }}
+{{- fail "an external NATS cluster needs credentials: set nats.auth.existingSecret (token) or nats.auth.credsSecret, or nats.auth.allowUnauthenticated=true" }}
+{{- end }}
 {{- if and (include "hookgate.embeddedNats" .) (gt (int .Values.receiver.replicas) 1) }}
 {{- fail "receiver.replicas must be 1 with the embedded JetStream; set nats.external.url to run more receivers" }}
 {{- end }}
