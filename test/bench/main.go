@@ -1,19 +1,34 @@
-// Command bench measures how fast the receiver ingests signed GitHub
-// webhooks, end to end through its real HTTP handler and a durable enqueue
-// into an embedded JetStream, and puts the figures next to a bare net/http
-// handler driven by the same load. The bare run is the ceiling this machine,
-// this load generator and net/http allow, so the ratio isolates what
-// verification, storage and bookkeeping cost.
+// Command bench measures Hookgate's data plane on this machine and puts
+// every figure next to what the same work costs without Hookgate.
 //
-// The load generator runs in the same process and on the same CPUs as the
-// server, so absolute figures are lower bounds of what a dedicated receiver
-// reaches; the ratio is the figure to compare across commits. Anything else
-// busy on the machine skews both, the bare run the most: rerun on a quiet
-// machine before trusting a change of a few percent.
+// Workload: signed GitHub push deliveries (2 KiB bodies, X-Hub-Signature-256)
+// from closed-loop workers on loopback, every request a new delivery id.
+// Three programs take the same load, each as its own process, so their CPU
+// is read from /proc/<pid>/stat at the edges of the measured window and the
+// load generator (this process) is left out:
 //
-// Run it with `make bench` or `go run ./test/bench -h` for the flags. It
-// exits non-zero when any request failed or answered non-2xx, or when the
-// number of stored events does not match the number of accepted requests.
+//   - bare: net/http, the receiver's GitHub verifier, 200 (baseline.go);
+//   - floor: bare plus one synchronous JetStream publish with a Nats-Msg-Id
+//     into an embedded file-store JetStream, 200 after the ack;
+//   - receiver: the real `hookgate receiver` with embedded JetStream,
+//     with the real `hookgate manager` and kube-apiserver beside it.
+//
+// The runs are interleaved (for each round, for each concurrency: bare,
+// floor, receiver), so drift on the machine spreads over all three. Bare
+// and floor are started afresh for every run; the receiver keeps running,
+// as in production, and its ingest endpoint is suspended (nothing but
+// ingest runs) and purged after each run's counts are checked. Then
+// delivery to a local target (drain rate of a suspended backlog, and ingest
+// with delivery running), the same ingest with --jetstream-sync-always, and
+// N endpoints (convergence time, RSS, idle CPU, one event's latency).
+//
+// Every figure carries the durability setting: fsync off is JetStream's
+// default (acknowledged from the page cache, synced every 2 minutes),
+// fsync always syncs each write before acknowledging it.
+//
+// Run it with `make bench` or `go run ./test/bench -h`. It exits non-zero
+// when a request failed or answered non-2xx, or when the events stored or
+// delivered do not match the requests accepted.
 package main
 
 import (
@@ -23,55 +38,86 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
-	ingserver "github.com/hookgate/hookgate/ingress/server"
-	"github.com/hookgate/hookgate/internal/queue"
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 )
 
 // config is the parsed command line.
 type config struct {
-	concurrency int
-	duration    time.Duration
-	warmup      time.Duration
-	bodyBytes   int
-	syncAlways  bool
-	jsonOut     bool
-	logMode     string
-	storeDir    string
+	concurrency  []int
+	rounds       int
+	duration     time.Duration
+	warmup       time.Duration
+	bodyBytes    int
+	maxRequests  int64
+	delivery     bool
+	syncAlways   bool
+	baseSync     bool
+	endpoints    []int
+	idle         time.Duration
+	settle       time.Duration
+	probes       int
+	workers      int
+	converge     time.Duration
+	drainTimeout time.Duration
+	jsonOut      bool
+	storeDir     string
+	keep         bool
 }
-
-// Log modes for the receiver's handler.
-const (
-	logJSON = "json"
-	logNone = "none"
-)
 
 // minBodyBytes is the smallest body makeBody can still shape as JSON.
 const minBodyBytes = 8
 
-// maxBodyBytes mirrors the receiver's --max-body-bytes bound: bodies must
-// leave room for headers inside one NATS message.
-const maxBodyBytes = queue.MaxPayload - (256 << 10)
+// maxBodyBytes is the receiver's default body limit, which the benchmark
+// endpoints keep.
+const maxBodyBytes = hookv1.DefaultMaxBodyBytes
 
-func main() { os.Exit(run()) }
+func main() {
+	if len(os.Args) > 1 && (os.Args[1] == childBare || os.Args[1] == childFloor) {
+		os.Exit(runChild(os.Args[1], os.Args[2:]))
+	}
+	os.Exit(run())
+}
 
-// run returns the exit code so that deferred clean-up (JetStream shutdown,
-// temp store removal) happens before the process exits.
+// run returns the exit code so that deferred clean-up (processes, control
+// plane, temp store) happens before the process exits.
 func run() int {
 	var cfg config
-	flag.IntVar(&cfg.concurrency, "c", 32, "concurrent workers, each keeping one request in flight (closed loop)")
-	flag.DurationVar(&cfg.duration, "d", 10*time.Second, "measured duration of each run")
+	var conc, eps string
+	flag.StringVar(&conc, "c", "32,1", "concurrencies, comma-separated: workers each keeping one request in flight (closed loop)")
+	flag.IntVar(&cfg.rounds, "rounds", 2, "rounds of the interleaved ingest runs")
+	flag.DurationVar(&cfg.duration, "d", 8*time.Second, "measured duration of each run")
 	flag.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "load applied before measuring, to open connections and reach steady state")
-	flag.IntVar(&cfg.bodyBytes, "body-bytes", 1024, "size of each webhook body in bytes")
-	flag.BoolVar(&cfg.syncAlways, "sync-always", false, "make JetStream fsync every write before acknowledging it, like the receiver's --jetstream-sync-always")
+	flag.IntVar(&cfg.bodyBytes, "body-bytes", 2048, "size of each webhook body in bytes")
+	flag.Int64Var(&cfg.maxRequests, "max-requests", 5_000_000, "upper bound of requests in one run, whatever -d says")
+	flag.BoolVar(&cfg.delivery, "delivery", true, "measure delivery to a local target (drain of a suspended backlog, ingest with delivery)")
+	flag.BoolVar(&cfg.syncAlways, "sync-always", true, "also run floor and receiver at the first -c with fsync always (--jetstream-sync-always)")
+	flag.BoolVar(&cfg.baseSync, "base-sync-always", false, "fsync always in the main runs too, instead of JetStream's default")
+	flag.StringVar(&eps, "endpoints", "1000", "N-endpoints figures for these N, comma-separated and cumulative (e.g. 1000,10000); empty or 0 skips them")
+	flag.DurationVar(&cfg.idle, "idle", 30*time.Second, "window of the idle CPU reading with N endpoints")
+	flag.DurationVar(&cfg.settle, "settle", 10*time.Second, "wait between all N endpoints Ready and the idle reading, for the last status writes to finish")
+	flag.IntVar(&cfg.probes, "probes", 5, "events sent to random endpoints, one at a time, to time delivery with N endpoints")
+	flag.IntVar(&cfg.workers, "create-workers", 16, "parallel API requests when creating N endpoints")
+	flag.DurationVar(&cfg.converge, "converge-timeout", 30*time.Minute, "longest wait for N endpoints to become Ready")
+	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 5*time.Minute, "longest wait for stored events to be delivered")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "also print the results as one JSON object on the last line of stdout")
-	flag.StringVar(&cfg.logMode, "log", logJSON, "receiver request log: json (the production logger, written to io.Discard) or none")
-	flag.StringVar(&cfg.storeDir, "store-dir", os.TempDir(), "parent of the temporary JetStream store; put it on the disk you want to measure (tmpfs makes -sync-always meaningless)")
+	flag.StringVar(&cfg.storeDir, "store-dir", os.TempDir(), "parent of the work directory (JetStream stores, logs); put it on the disk you want to measure (tmpfs makes fsync meaningless)")
+	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (logs, stores) also after a successful run")
 	flag.Parse()
-	if err := cfg.validate(); err != nil {
+	var err error
+	if cfg.concurrency, err = parseInts(conc, 1); err == nil {
+		cfg.endpoints, err = parseInts(eps, 0)
+	}
+	if err == nil {
+		err = cfg.validate()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
 	}
@@ -79,56 +125,37 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	wl, err := newWorkload(cfg.bodyBytes)
+	work, err := os.MkdirTemp(cfg.storeDir, "hookgate-bench-*")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-
-	// The bare run goes first so that the JetStream heap and goroutines of
-	// the receiver run cannot slow it down.
-	progress("bare net/http handler: %d workers, %s warm-up + %s", cfg.concurrency, cfg.warmup, cfg.duration)
-	bare, err := runBare(ctx, cfg, wl)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench: bare run:", err)
-		return 1
+	b, err := newBench(ctx, &cfg, work)
+	if err == nil {
+		err = b.runAll(ctx)
 	}
-	runtime.GC()
-
-	progress("receiver (verify + JetStream enqueue): %d workers, %s warm-up + %s", cfg.concurrency, cfg.warmup, cfg.duration)
-	recv, check, err := runReceiver(ctx, cfg, wl)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench: receiver run:", err)
-		return 1
-	}
-	if ctx.Err() != nil {
-		fmt.Fprintln(os.Stderr, "bench: interrupted")
-		return 1
-	}
-
-	rep := newReport(cfg, recv, bare, check)
-	rep.printTable(os.Stdout)
-	if cfg.jsonOut {
-		if err := rep.printJSON(os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			return 1
+	if b != nil {
+		b.close()
+		b.rep.printTables(os.Stdout)
+		if cfg.jsonOut {
+			if jerr := b.rep.printJSON(os.Stdout); jerr != nil && err == nil {
+				err = jerr
+			}
 		}
 	}
-
-	failed := false
-	for _, r := range []*runResult{recv, bare} {
-		if r.Errors > 0 || r.Non2xx > 0 {
-			fmt.Fprintf(os.Stderr, "bench: %s run had %d errors and %d non-2xx answers; first: %s\n", r.Target, r.Errors, r.Non2xx, r.FirstFailure)
-			failed = true
-		}
-		if r.Samples() == 0 {
-			fmt.Fprintf(os.Stderr, "bench: %s run completed no request inside the measured window\n", r.Target)
-			failed = true
+	failed := err != nil || b == nil || !b.rep.OK()
+	switch {
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "bench:", err)
+	case failed:
+		for _, f := range b.rep.failures() {
+			fmt.Fprintln(os.Stderr, "bench: FAIL:", f)
 		}
 	}
-	if !check.OK() {
-		fmt.Fprintf(os.Stderr, "bench: sanity check failed: %d events stored, %d requests accepted\n", check.Stored, check.Accepted)
-		failed = true
+	if failed || cfg.keep {
+		fmt.Fprintf(os.Stderr, "bench: logs and stores kept in %s\n", work)
+	} else if rerr := os.RemoveAll(work); rerr != nil {
+		progress("removing %s: %v", work, rerr)
 	}
 	if failed {
 		return 1
@@ -136,32 +163,140 @@ func run() int {
 	return 0
 }
 
+func parseInts(s string, minimum int) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < minimum {
+			return nil, fmt.Errorf("%q: want integers of at least %d", s, minimum)
+		}
+		if n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
 func (c *config) validate() error {
 	switch {
 	case flag.NArg() > 0:
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
-	case c.concurrency < 1:
-		return errors.New("-c must be at least 1")
+	case len(c.concurrency) == 0:
+		return errors.New("-c needs at least one concurrency")
+	case c.rounds < 1:
+		return errors.New("-rounds must be at least 1")
 	case c.duration <= 0:
 		return errors.New("-d must be positive")
 	case c.warmup < 0:
 		return errors.New("-warmup must not be negative")
 	case c.bodyBytes < minBodyBytes || c.bodyBytes > maxBodyBytes:
 		return fmt.Errorf("-body-bytes must be between %d and %d", minBodyBytes, maxBodyBytes)
-	case c.logMode != logJSON && c.logMode != logNone:
-		return fmt.Errorf("-log must be %q or %q", logJSON, logNone)
+	case c.maxRequests < 1:
+		return errors.New("-max-requests must be positive")
+	case c.idle <= 0 || c.settle < 0 || c.probes < 0 || c.workers < 1 || c.converge <= 0 || c.drainTimeout <= 0:
+		return errors.New("-idle, -create-workers, -converge-timeout and -drain-timeout must be positive, -settle and -probes not negative")
+	}
+	for i := 1; i < len(c.endpoints); i++ {
+		if c.endpoints[i] <= c.endpoints[i-1] {
+			return errors.New("-endpoints must be ascending: the endpoints are created cumulatively")
+		}
 	}
 	return nil
 }
 
-// endpointMaxBody is the body limit the endpoint gets: the receiver's
-// default, raised when the benchmark sends more, as an operator would raise
-// --max-body-bytes.
-func (c *config) endpointMaxBody() int64 {
-	return max(int64(ingserver.DefaultMaxBodyBytes), int64(c.bodyBytes))
+// bench is one benchmark invocation: the workload, the delivery target,
+// the cluster and the report being filled.
+type bench struct {
+	cfg     *config
+	work    string
+	self    string // this binary, started again as the bare and floor programs
+	wl      *workload
+	sink    *sink
+	cl      *cluster
+	rep     *report
+	ingest  endpoint // suspended: ingest only
+	deliver endpoint // suspended and resumed by the delivery section
+}
+
+func newBench(ctx context.Context, cfg *config, work string) (*bench, error) {
+	b := &bench{cfg: cfg, work: work, rep: newReport(cfg)}
+	var err error
+	if b.self, err = os.Executable(); err != nil {
+		return b, err
+	}
+	if b.wl, err = newWorkload(cfg.bodyBytes); err != nil {
+		return b, err
+	}
+	if b.sink, err = startSink(b.wl); err != nil {
+		return b, err
+	}
+	if b.cl, err = startCluster(ctx, cfg, work, b.sink.port, b.wl.key); err != nil {
+		return b, err
+	}
+	progress("creating the measured endpoints")
+	if b.ingest, err = b.cl.createEndpoint(ctx, benchNS, "ingest", true); err != nil {
+		return b, err
+	}
+	if b.deliver, err = b.cl.createEndpoint(ctx, benchNS, "deliver", true); err != nil {
+		return b, err
+	}
+	return b, nil
+}
+
+func (b *bench) runAll(ctx context.Context) error {
+	if err := b.runIngest(ctx); err != nil {
+		return err
+	}
+	if b.cfg.delivery {
+		if err := b.runDelivery(ctx); err != nil {
+			return err
+		}
+	}
+	if b.cfg.syncAlways && !b.cfg.baseSync {
+		if err := b.runSyncAlways(ctx); err != nil {
+			return err
+		}
+	}
+	if len(b.cfg.endpoints) > 0 {
+		if err := b.runScale(ctx); err != nil {
+			return err
+		}
+	}
+	if foreign, corrupt := b.sink.strays(); foreign+corrupt > 0 {
+		b.rep.check("target: deliveries not sent by the benchmark, or altered", 0, foreign+corrupt)
+	}
+	return nil
+}
+
+func (b *bench) close() {
+	if b.cl != nil {
+		b.cl.stop()
+	}
+	if b.sink != nil {
+		b.sink.close()
+	}
+}
+
+// fsyncLabel is the durability setting as every row prints it.
+func fsyncLabel(always bool) string {
+	if always {
+		return "always"
+	}
+	return "off"
 }
 
 // progress goes to stderr so that stdout holds only the results.
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 }
+
+// machine describes where the figures were taken.
+func machine() string {
+	return fmt.Sprintf("%d CPUs, GOMAXPROCS %d, %s %s/%s", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// logPath is a file in the work directory.
+func (b *bench) logPath(name string) string { return filepath.Join(b.work, name+".log") }

@@ -5,113 +5,307 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
+)
 
-	"github.com/hookgate/hookgate/internal/queue"
+// Sections of the ingest rows.
+const (
+	sectionIngest     = "ingest"
+	sectionSyncAlways = "sync-always"
 )
 
 // report is everything printed, in the shape of the -json output.
 type report struct {
-	Settings settings   `json:"settings"`
-	Receiver runSummary `json:"receiver"`
-	Bare     runSummary `json:"bare"`
-	Ratio    ratios     `json:"ratio"`
-	Sanity   sanityJSON `json:"sanity"`
-	cfg      config     // for the table's wording
+	Settings settings      `json:"settings"`
+	Ingest   []ingestRow   `json:"ingest"`
+	Pooled   []ingestRow   `json:"pooled"`
+	Ratios   []ratioRow    `json:"ratios"`
+	Delivery []deliveryRow `json:"delivery"`
+	Scale    []scaleRow    `json:"endpoints"`
+	Checks   []checkRow    `json:"checks"`
+	Failures []string      `json:"failures,omitempty"`
+	Passed   bool          `json:"ok"`
+
+	results []*runResult // beside Ingest, for pooling
 }
 
 type settings struct {
-	Concurrency int     `json:"concurrency"`
+	Concurrency []int   `json:"concurrency"`
+	Rounds      int     `json:"rounds"`
 	DurationS   float64 `json:"durationSeconds"`
 	WarmupS     float64 `json:"warmupSeconds"`
 	BodyBytes   int     `json:"bodyBytes"`
-	GOMAXPROCS  int     `json:"gomaxprocs"`
 	NumCPU      int     `json:"numCPU"`
+	GOMAXPROCS  int     `json:"gomaxprocs"`
 	GoVersion   string  `json:"goVersion"`
 	OS          string  `json:"os"`
 	Arch        string  `json:"arch"`
-	SyncAlways  bool    `json:"syncAlways"`
-	Log         string  `json:"log"`
 	StoreDir    string  `json:"storeDir"`
+	IdleS       float64 `json:"idleSeconds"`
+	SettleS     float64 `json:"settleSeconds"`
+	Started     string  `json:"started"`
 }
 
-// runSummary holds latencies in microseconds, the unit that reads best for
-// loopback requests.
-type runSummary struct {
-	ReqPerSec float64 `json:"reqPerSec"`
-	P50us     float64 `json:"p50Micros"`
-	P90us     float64 `json:"p90Micros"`
-	P99us     float64 `json:"p99Micros"`
-	MaxUs     float64 `json:"maxMicros"`
-	Measured  int     `json:"measured"`
-	OK        int64   `json:"ok"`
-	Non2xx    int64   `json:"non2xx"`
-	Errors    int64   `json:"errors"`
-	Failure   string  `json:"firstFailure,omitempty"`
+// ingestRow is one program under load, or several rounds of it pooled.
+// Times are in microseconds, which read best for loopback requests.
+type ingestRow struct {
+	Section     string `json:"section"`
+	Round       int    `json:"round,omitempty"` // 0 when pooled
+	Concurrency int    `json:"concurrency"`
+	Program     string `json:"program"`
+	// Fsync is "off", "always", or "-" for bare, which stores nothing.
+	Fsync        string  `json:"fsync"`
+	ReqPerSec    float64 `json:"reqPerSec"`
+	P50us        float64 `json:"p50Micros"`
+	P99us        float64 `json:"p99Micros"`
+	MaxUs        float64 `json:"maxMicros"`
+	CPUPerReqUs  float64 `json:"cpuPerReqMicros"`
+	MgrCPUPerReq float64 `json:"managerCpuPerReqMicros,omitempty"`
+	LoadCPUPerRq float64 `json:"loadgenCpuPerReqMicros"`
+	Measured     int     `json:"measured"`
+	OK           int64   `json:"ok"`
+	Non2xx       int64   `json:"non2xx"`
+	Errors       int64   `json:"errors"`
+	Stored       *int64  `json:"stored,omitempty"`
+	FirstFailure string  `json:"firstFailure,omitempty"`
 }
 
-// ratios are receiver divided by bare: below 1 for throughput and above 1
-// for latency is the receiver's overhead.
-type ratios struct {
-	ReqPerSec float64 `json:"reqPerSec"`
-	P50       float64 `json:"p50"`
-	P90       float64 `json:"p90"`
-	P99       float64 `json:"p99"`
-	Max       float64 `json:"max"`
+// ratioRow sets the receiver against floor and bare at one concurrency.
+type ratioRow struct {
+	Section           string  `json:"section"`
+	Concurrency       int     `json:"concurrency"`
+	Fsync             string  `json:"fsync"`
+	ReqPerSecVsFloor  float64 `json:"reqPerSecReceiverOverFloor"`
+	CPUPerReqVsFloor  float64 `json:"cpuPerReqReceiverOverFloor"`
+	P99VsFloor        float64 `json:"p99ReceiverOverFloor"`
+	ReqPerSecVsBare   float64 `json:"reqPerSecReceiverOverBare,omitempty"`
+	FloorReqPerSecVsB float64 `json:"reqPerSecFloorOverBare,omitempty"`
 }
 
-type sanityJSON struct {
-	StoredEvents uint64 `json:"storedEvents"`
-	StoredBytes  uint64 `json:"storedBytes"`
-	Accepted     int64  `json:"accepted"`
-	OK           bool   `json:"ok"`
+// deliveryRow is one delivery phase against the local target.
+type deliveryRow struct {
+	Phase       string  `json:"phase"`
+	Fsync       string  `json:"fsync"`
+	Concurrency int     `json:"concurrency"`
+	ReqPerSec   float64 `json:"ingestReqPerSec"`
+	P50us       float64 `json:"ingestP50Micros"`
+	P99us       float64 `json:"ingestP99Micros"`
+	CPUPerReqUs float64 `json:"ingestCpuPerReqMicros"`
+	OK          int64   `json:"ok"`
+	Non2xx      int64   `json:"non2xx"`
+	Errors      int64   `json:"errors"`
+	Stored      *int64  `json:"storedWhileSuspended,omitempty"`
+	Delivered   int64   `json:"deliveredDistinct"`
+	Repeats     int64   `json:"deliveredRepeats"`
+	// DeliveredPerSec: for the drain, first to last delivery; with ingest,
+	// deliveries inside the ingest window.
+	DeliveredPerSec       float64 `json:"deliveredPerSec"`
+	ResumeToFirstMs       float64 `json:"resumeToFirstDeliveryMillis,omitempty"`
+	DeliveryCPUPerEventUs float64 `json:"drainCpuPerEventMicros,omitempty"`
+	TailMs                float64 `json:"drainAfterLoadMillis,omitempty"`
+	FirstFailure          string  `json:"firstFailure,omitempty"`
 }
 
-func newReport(cfg config, recv, bare *runResult, check sanityCheck) *report {
-	r := &report{
-		Settings: settings{
-			Concurrency: cfg.concurrency,
-			DurationS:   cfg.duration.Seconds(),
-			WarmupS:     cfg.warmup.Seconds(),
-			BodyBytes:   cfg.bodyBytes,
-			GOMAXPROCS:  runtime.GOMAXPROCS(0),
-			NumCPU:      runtime.NumCPU(),
-			GoVersion:   runtime.Version(),
-			OS:          runtime.GOOS,
-			Arch:        runtime.GOARCH,
-			SyncAlways:  cfg.syncAlways,
-			Log:         cfg.logMode,
-			StoreDir:    cfg.storeDir,
-		},
-		Receiver: summarize(recv),
-		Bare:     summarize(bare),
-		Sanity:   sanityJSON{StoredEvents: check.Stored, StoredBytes: check.StoredBytes, Accepted: check.Accepted, OK: check.OK()},
-		cfg:      cfg,
+// scaleRow is the system with N endpoints; N 0 is the reading before.
+type scaleRow struct {
+	N                  int     `json:"n"`
+	Created            int     `json:"created"`
+	Fsync              string  `json:"fsync"`
+	CreateS            float64 `json:"createSeconds"`
+	ConvergeS          float64 `json:"convergeSeconds"`
+	ReceiverRSS        int64   `json:"receiverRssBytes"`
+	ManagerRSS         int64   `json:"managerRssBytes"`
+	ReceiverIdleCPUPct float64 `json:"receiverIdleCpuPercent"`
+	ManagerIdleCPUPct  float64 `json:"managerIdleCpuPercent"`
+	ProbeP50Ms         float64 `json:"eventToDeliveredP50Millis,omitempty"`
+	ProbeMaxMs         float64 `json:"eventToDeliveredMaxMillis,omitempty"`
+}
+
+// checkRow is one count the benchmark compared.
+type checkRow struct {
+	Name string `json:"name"`
+	Want int64  `json:"want"`
+	Got  int64  `json:"got"`
+	OK   bool   `json:"ok"`
+}
+
+func newReport(cfg *config) *report {
+	return &report{Settings: settings{
+		Concurrency: cfg.concurrency,
+		Rounds:      cfg.rounds,
+		DurationS:   cfg.duration.Seconds(),
+		WarmupS:     cfg.warmup.Seconds(),
+		BodyBytes:   cfg.bodyBytes,
+		NumCPU:      runtime.NumCPU(),
+		GOMAXPROCS:  runtime.GOMAXPROCS(0),
+		GoVersion:   runtime.Version(),
+		OS:          runtime.GOOS,
+		Arch:        runtime.GOARCH,
+		StoreDir:    cfg.storeDir,
+		IdleS:       cfg.idle.Seconds(),
+		SettleS:     cfg.settle.Seconds(),
+		Started:     time.Now().UTC().Format(time.RFC3339),
+	}}
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (r *report) check(name string, want, got int64) {
+	r.Checks = append(r.Checks, checkRow{Name: name, Want: want, Got: got, OK: want == got})
+}
+
+func (r *report) fail(msg string) { r.Failures = append(r.Failures, msg) }
+
+// OK reports whether every check passed and nothing failed.
+func (r *report) OK() bool {
+	r.Passed = len(r.failures()) == 0
+	return r.Passed
+}
+
+func (r *report) failures() []string {
+	out := slices.Clone(r.Failures)
+	for _, c := range r.Checks {
+		if !c.OK {
+			out = append(out, fmt.Sprintf("%s: want %d, got %d", c.Name, c.Want, c.Got))
+		}
 	}
-	r.Ratio = ratios{
-		ReqPerSec: ratio(r.Receiver.ReqPerSec, r.Bare.ReqPerSec),
-		P50:       ratio(r.Receiver.P50us, r.Bare.P50us),
-		P90:       ratio(r.Receiver.P90us, r.Bare.P90us),
-		P99:       ratio(r.Receiver.P99us, r.Bare.P99us),
-		Max:       ratio(r.Receiver.MaxUs, r.Bare.MaxUs),
-	}
-	return r
+	return out
 }
 
-func summarize(r *runResult) runSummary {
-	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-	return runSummary{
-		ReqPerSec: r.ReqPerSec(),
-		P50us:     us(r.Percentile(50)),
-		P90us:     us(r.Percentile(90)),
-		P99us:     us(r.Percentile(99)),
-		MaxUs:     us(r.Max()),
-		Measured:  r.Samples(),
-		OK:        r.OK,
-		Non2xx:    r.Non2xx,
-		Errors:    r.Errors,
-		Failure:   r.FirstFailure,
+// loadFailures records what a run got wrong: failed or non-2xx requests,
+// no request measured, an unreadable CPU time.
+func (r *report) loadFailures(what string, res *runResult) {
+	if res.Errors > 0 || res.Non2xx > 0 {
+		r.fail(fmt.Sprintf("%s: %d errors and %d non-2xx answers; first: %s", what, res.Errors, res.Non2xx, res.FirstFailure))
+	}
+	if res.Samples() == 0 {
+		r.fail(what + ": no request completed inside the measured window")
+	}
+	if res.CPUErr != nil {
+		r.fail(fmt.Sprintf("%s: reading CPU time: %v", what, res.CPUErr))
+	}
+}
+
+// fill sets the figures of one run.
+func (row *ingestRow) fill(res *runResult) {
+	row.ReqPerSec = res.ReqPerSec()
+	row.P50us, row.P99us, row.MaxUs = us(res.Percentile(50)), us(res.Percentile(99)), us(res.Max())
+	row.CPUPerReqUs = us(res.CPUPerReq(row.Program))
+	row.MgrCPUPerReq = us(res.CPUPerReq("manager"))
+	if n := res.Samples(); n > 0 {
+		row.LoadCPUPerRq = us(res.LoadCPU / time.Duration(n))
+	}
+	row.Measured, row.OK, row.Non2xx, row.Errors, row.FirstFailure = res.Samples(), res.OK, res.Non2xx, res.Errors, res.FirstFailure
+}
+
+func (row *deliveryRow) fillIngest(res *runResult) {
+	row.ReqPerSec = res.ReqPerSec()
+	row.P50us, row.P99us = us(res.Percentile(50)), us(res.Percentile(99))
+	row.CPUPerReqUs = us(res.CPUPerReq(progReceiver))
+	row.OK, row.Non2xx, row.Errors, row.FirstFailure = res.OK, res.Non2xx, res.Errors, res.FirstFailure
+}
+
+func (r *report) addIngest(row ingestRow, res *runResult) {
+	r.Ingest = append(r.Ingest, row)
+	r.results = append(r.results, res)
+	r.loadFailures(fmt.Sprintf("%s %s c%d round %d (fsync %s)", row.Section, row.Program, row.Concurrency, row.Round, row.Fsync), res)
+}
+
+func (r *report) addDelivery(row deliveryRow) {
+	r.Delivery = append(r.Delivery, row)
+	if row.Errors > 0 || row.Non2xx > 0 {
+		r.fail(fmt.Sprintf("delivery %q: %d errors and %d non-2xx answers; first: %s", row.Phase, row.Errors, row.Non2xx, row.FirstFailure))
+	}
+}
+
+func (r *report) addScale(row scaleRow) { r.Scale = append(r.Scale, row) }
+
+// pool merges the rounds of each section, concurrency and program:
+// throughput over the summed windows, percentiles over all latencies, CPU
+// over all requests.
+func (r *report) pool() {
+	type key struct {
+		section string
+		c       int
+		prog    string
+	}
+	var order []key
+	groups := map[key][]int{}
+	for i, row := range r.Ingest {
+		k := key{row.Section, row.Concurrency, row.Program}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	r.Pooled = nil
+	for _, k := range order {
+		merged := &runResult{Program: k.prog}
+		var cpu, mgr time.Duration
+		var stored *int64
+		for _, i := range groups[k] {
+			res, row := r.results[i], r.Ingest[i]
+			merged.Window += res.Window
+			merged.latencies = append(merged.latencies, res.latencies...)
+			merged.OK += res.OK
+			merged.Non2xx += res.Non2xx
+			merged.Errors += res.Errors
+			merged.LoadCPU += res.LoadCPU
+			for _, c := range res.CPU {
+				switch c.Name {
+				case k.prog:
+					cpu += c.CPU
+				case "manager":
+					mgr += c.CPU
+				}
+			}
+			if row.Stored != nil {
+				s := *row.Stored
+				if stored != nil {
+					s += *stored
+				}
+				stored = &s
+			}
+		}
+		slices.Sort(merged.latencies)
+		merged.CPU = []procCPUUse{{Name: k.prog, CPU: cpu}, {Name: "manager", CPU: mgr}}
+		row := ingestRow{Section: k.section, Concurrency: k.c, Program: k.prog, Fsync: r.Ingest[groups[k][0]].Fsync}
+		row.fill(merged)
+		row.Stored = stored
+		r.Pooled = append(r.Pooled, row)
+	}
+
+	r.Ratios = nil
+	find := func(section string, c int, prog string) *ingestRow {
+		for i := range r.Pooled {
+			if p := &r.Pooled[i]; p.Section == section && p.Concurrency == c && p.Program == prog {
+				return p
+			}
+		}
+		return nil
+	}
+	for _, p := range r.Pooled {
+		if p.Program != progReceiver {
+			continue
+		}
+		floor := find(p.Section, p.Concurrency, progFloor)
+		if floor == nil {
+			continue
+		}
+		rr := ratioRow{Section: p.Section, Concurrency: p.Concurrency, Fsync: p.Fsync,
+			ReqPerSecVsFloor: ratio(p.ReqPerSec, floor.ReqPerSec),
+			CPUPerReqVsFloor: ratio(p.CPUPerReqUs, floor.CPUPerReqUs),
+			P99VsFloor:       ratio(p.P99us, floor.P99us),
+		}
+		if bare := find(sectionIngest, p.Concurrency, progBare); bare != nil {
+			rr.ReqPerSecVsBare = ratio(p.ReqPerSec, bare.ReqPerSec)
+			rr.FloorReqPerSecVsB = ratio(floor.ReqPerSec, bare.ReqPerSec)
+		}
+		r.Ratios = append(r.Ratios, rr)
 	}
 }
 
@@ -122,60 +316,163 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-func (r *report) printTable(w io.Writer) {
+// table writes right-aligned columns; the first column is padded so that
+// it reads left to right.
+type table struct {
+	tw *tabwriter.Writer
+}
+
+func newTable(w io.Writer, title string, header ...string) *table {
+	fmt.Fprintf(w, "\n%s\n", title)
+	t := &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)}
+	t.row(header...)
+	return t
+}
+
+func (t *table) row(cells ...string) {
+	fmt.Fprintln(t.tw, strings.Join(cells, "\t")+"\t")
+}
+
+func (t *table) flush() { _ = t.tw.Flush() }
+
+func f0(v float64) string { return fmt.Sprintf("%.0f", v) }
+func f1(v float64) string { return fmt.Sprintf("%.1f", v) }
+func f2(v float64) string { return fmt.Sprintf("%.2f", v) }
+func f3(v float64) string { return fmt.Sprintf("%.3f", v) }
+func n(v int64) string    { return fmt.Sprint(v) }
+
+// msOf formats microseconds as milliseconds.
+func msOf(us float64) string { return fmt.Sprintf("%.3f", us/1000) }
+
+func storedCell(s *int64) string {
+	if s == nil {
+		return "-"
+	}
+	return n(*s)
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func (r *report) printTables(w io.Writer) {
+	r.pool()
 	s := r.Settings
-	sync := "default (acknowledged from the page cache, fsync every 2m)"
-	if s.SyncAlways {
-		sync = "always (fsync before every acknowledgement)"
+	concs := make([]string, len(s.Concurrency))
+	for i, c := range s.Concurrency {
+		concs[i] = fmt.Sprintf("c%d", c)
 	}
-	logMode := "json (production logger into io.Discard)"
-	if s.Log == logNone {
-		logMode = "none (logr.Discard)"
-	}
-	fmt.Fprintln(w, "hookgate ingest benchmark: signed GitHub webhooks, receiver vs bare net/http")
+	fmt.Fprintln(w, "hookgate data-plane benchmark")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  concurrency\t%d workers, closed loop, keep-alive\n", s.Concurrency)
-	fmt.Fprintf(tw, "  duration\t%s measured after %s warm-up, per target\n", r.cfg.duration, r.cfg.warmup)
-	fmt.Fprintf(tw, "  body\t%d bytes\n", s.BodyBytes)
-	fmt.Fprintf(tw, "  GOMAXPROCS\t%d (NumCPU %d)\n", s.GOMAXPROCS, s.NumCPU)
-	fmt.Fprintf(tw, "  Go\t%s %s/%s\n", s.GoVersion, s.OS, s.Arch)
-	fmt.Fprintf(tw, "  JetStream sync\t%s\n", sync)
-	fmt.Fprintf(tw, "  JetStream store\t%s\n", s.StoreDir)
-	fmt.Fprintf(tw, "  receiver log\t%s\n", logMode)
+	fmt.Fprintf(tw, "  workload\tsigned GitHub push (X-Hub-Signature-256), %d-byte body, a new delivery id per request; closed loop, keep-alive, loopback\n", s.BodyBytes)
+	fmt.Fprintf(tw, "  runs\t%d rounds, each %s x bare, floor, receiver, interleaved; %gs warm-up + %gs measured per run\n", s.Rounds, strings.Join(concs, ", "), s.WarmupS, s.DurationS)
+	fmt.Fprintf(tw, "  programs\tbare: net/http + GitHub verify; floor: bare + 1 sync JetStream publish (Nats-Msg-Id, file store); receiver: hookgate receiver, endpoint suspended (ingest only)\n")
+	fmt.Fprintf(tw, "  CPU\tutime+stime of the measured process (/proc/<pid>/stat, 10 ms ticks) per 2xx in the window; the load generator is this process and not counted\n")
+	fmt.Fprintf(tw, "  fsync\toff: JetStream's default, acknowledged from the page cache, synced every 2m; always: fsynced before every acknowledgement\n")
+	fmt.Fprintf(tw, "  machine\t%d CPUs, GOMAXPROCS %d, %s %s/%s, store under %s\n", s.NumCPU, s.GOMAXPROCS, s.GoVersion, s.OS, s.Arch, s.StoreDir)
 	_ = tw.Flush()
-	fmt.Fprintln(w)
 
-	tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', tabwriter.AlignRight)
-	// Right alignment suits the figures; padding the labels keeps them
-	// reading left to right.
-	row := func(label, rcv, bare, rat string) {
-		fmt.Fprintf(tw, "%-17s\t%s\t%s\t%s\t\n", label, rcv, bare, rat)
+	ingestHeader := []string{"round", "c", "program ", "fsync ", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "stored", "2xx", "non-2xx", "errors", "manager CPU µs/req"}
+	printRuns := func(title, section string, rows []ingestRow, pooled bool) {
+		var any bool
+		for _, row := range rows {
+			any = any || row.Section == section
+		}
+		if !any {
+			return
+		}
+		t := newTable(w, title, ingestHeader...)
+		for _, row := range rows {
+			if row.Section != section {
+				continue
+			}
+			round, mgr := fmt.Sprint(row.Round), "-"
+			if pooled {
+				round = "all"
+			}
+			if row.Program == progReceiver {
+				mgr = f1(row.MgrCPUPerReq)
+			}
+			t.row(round, fmt.Sprint(row.Concurrency), fmt.Sprintf("%-9s", row.Program), fmt.Sprintf("%-7s", row.Fsync),
+				f0(row.ReqPerSec), msOf(row.P50us), msOf(row.P99us), f1(row.CPUPerReqUs), storedCell(row.Stored),
+				n(row.OK), n(row.Non2xx), n(row.Errors), mgr)
+		}
+		t.flush()
 	}
-	rv, bv, q := r.Receiver, r.Bare, r.Ratio
-	f := func(format string, v float64) string { return fmt.Sprintf(format, v) }
-	n := func(v int64) string { return fmt.Sprint(v) }
-	row("", "receiver", "bare", "receiver/bare")
-	row("req/s", f("%.0f", rv.ReqPerSec), f("%.0f", bv.ReqPerSec), f("%.3f", q.ReqPerSec))
-	row("p50", ms(rv.P50us), ms(bv.P50us), f("%.2f", q.P50))
-	row("p90", ms(rv.P90us), ms(bv.P90us), f("%.2f", q.P90))
-	row("p99", ms(rv.P99us), ms(bv.P99us), f("%.2f", q.P99))
-	row("max", ms(rv.MaxUs), ms(bv.MaxUs), f("%.2f", q.Max))
-	row("measured requests", n(int64(rv.Measured)), n(int64(bv.Measured)), "")
-	row("2xx (whole run)", n(rv.OK), n(bv.OK), "")
-	row("non-2xx", n(rv.Non2xx), n(bv.Non2xx), "")
-	row("errors", n(rv.Errors), n(bv.Errors), "")
-	_ = tw.Flush()
-	fmt.Fprintln(w)
+	printRuns("ingest, per run", sectionIngest, r.Ingest, false)
+	printRuns("ingest, rounds pooled", sectionIngest, r.Pooled, true)
+	printRuns("ingest with --jetstream-sync-always, per run", sectionSyncAlways, r.Ingest, false)
+	printRuns("ingest with --jetstream-sync-always, rounds pooled", sectionSyncAlways, r.Pooled, true)
 
-	verdict := "OK"
-	if !r.Sanity.OK {
-		verdict = "MISMATCH"
+	if len(r.Ratios) > 0 {
+		t := newTable(w, "ratios (rounds pooled; bare is the fsync-independent ingest run)",
+			"section     ", "c", "fsync ", "receiver/floor req/s", "receiver/floor CPU/req", "receiver/floor p99", "receiver/bare req/s", "floor/bare req/s")
+		for _, q := range r.Ratios {
+			t.row(fmt.Sprintf("%-12s", q.Section), fmt.Sprint(q.Concurrency), fmt.Sprintf("%-7s", q.Fsync),
+				f3(q.ReqPerSecVsFloor), f3(q.CPUPerReqVsFloor), f2(q.P99VsFloor), f3(q.ReqPerSecVsBare), f3(q.FloorReqPerSecVsB))
+		}
+		t.flush()
 	}
-	fmt.Fprintf(w, "sanity: %d events in %s (%.1f MiB) vs %d receiver 2xx answers: %s\n",
-		r.Sanity.StoredEvents, queue.EventsStream, float64(r.Sanity.StoredBytes)/(1<<20), r.Sanity.Accepted, verdict)
+
+	if len(r.Delivery) > 0 {
+		t := newTable(w, "delivery to a local target (receiver, endpoint 'deliver')",
+			"phase                         ", "c", "fsync ", "ingest req/s", "p99 ms", "CPU µs/req", "2xx", "stored", "delivered", "repeats", "delivered/s", "resume→first ms", "drain CPU µs/event", "tail ms")
+		for _, d := range r.Delivery {
+			opt := func(v float64, f func(float64) string) string {
+				if v == 0 {
+					return "-"
+				}
+				return f(v)
+			}
+			t.row(fmt.Sprintf("%-30s", d.Phase), fmt.Sprint(d.Concurrency), fmt.Sprintf("%-7s", d.Fsync), f0(d.ReqPerSec), msOf(d.P99us), f1(d.CPUPerReqUs),
+				n(d.OK), storedCell(d.Stored), n(d.Delivered), n(d.Repeats), f0(d.DeliveredPerSec),
+				opt(d.ResumeToFirstMs, f0), opt(d.DeliveryCPUPerEventUs, f1), opt(d.TailMs, f0))
+		}
+		t.flush()
+		fmt.Fprintln(w, "  delivered/s: drain = distinct events from the first to the last delivery after resuming; together = distinct deliveries inside the ingest window")
+		fmt.Fprintln(w, "  CPU µs/req: the receiver's, per 2xx in the ingest window (together: ingest and delivery); drain CPU: the receiver's from resuming to the last delivery, per event")
+	}
+
+	if len(r.Scale) > 0 {
+		t := newTable(w, "N endpoints (cumulative; N 0 is before any)",
+			"N", "created", "fsync ", "create s", "all Ready s", "receiver RSS", "manager RSS", "receiver idle CPU %", "manager idle CPU %", "event→delivered p50 ms", "max ms")
+		for _, sr := range r.Scale {
+			probe := func(v float64) string {
+				if v == 0 {
+					return "-"
+				}
+				return f1(v)
+			}
+			create, converge := "-", "-"
+			if sr.N > 0 {
+				create, converge = f1(sr.CreateS), f1(sr.ConvergeS)
+			}
+			t.row(fmt.Sprint(sr.N), fmt.Sprint(sr.Created), fmt.Sprintf("%-7s", sr.Fsync), create, converge,
+				mib(sr.ReceiverRSS), mib(sr.ManagerRSS), f2(sr.ReceiverIdleCPUPct), f2(sr.ManagerIdleCPUPct), probe(sr.ProbeP50Ms), probe(sr.ProbeMaxMs))
+		}
+		t.flush()
+		fmt.Fprintf(w, "  all Ready s: from the last create to every endpoint Ready in a list; idle CPU: %% of one core over %gs, %gs after all were Ready\n", r.Settings.IdleS, r.Settings.SettleS)
+	}
+
+	failures := r.failures()
+	passed := 0
+	for _, c := range r.Checks {
+		if c.OK {
+			passed++
+		}
+	}
+	fmt.Fprintf(w, "\nchecks: %d of %d counts match (stored and delivered = accepted)", passed, len(r.Checks))
+	if len(failures) == 0 {
+		fmt.Fprintln(w, "; OK")
+	} else {
+		fmt.Fprintf(w, "; %d FAILED\n", len(failures))
+		for _, f := range failures {
+			fmt.Fprintf(w, "  FAIL %s\n", f)
+		}
+	}
 }
 
 func (r *report) printJSON(w io.Writer) error {
+	r.pool()
+	r.OK()
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encoding results: %w", err)
@@ -183,6 +480,3 @@ func (r *report) printJSON(w io.Writer) error {
 	_, err = fmt.Fprintf(w, "%s\n", b)
 	return err
 }
-
-// ms formats microseconds as milliseconds with microsecond resolution.
-func ms(us float64) string { return fmt.Sprintf("%.3f ms", us/1000) }

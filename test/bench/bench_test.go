@@ -1,0 +1,124 @@
+package main
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+// These tests cover the arithmetic the figures rest on; they run in
+// milliseconds, so `go test ./...` never starts the benchmark itself.
+
+func TestParseStatCPUCountsFieldsAfterTheCommandName(t *testing.T) {
+	// A command name with spaces and parentheses must not shift the
+	// fields: utime 1234 and stime 56 ticks.
+	line := "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 56 7 8 20 0 12 0 100 1000 200\n"
+	got, err := parseStatCPU([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (1234 + 56) * clockTick; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	if _, err := parseStatCPU([]byte("4242 (x) S 1 2")); err == nil {
+		t.Fatal("a short line must be an error")
+	}
+}
+
+func TestProcCPUOfThisProcessGrowsWithWork(t *testing.T) {
+	before, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Spin until the kernel has charged at least two ticks.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		now, err := procCPU(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now-before >= 2*clockTick {
+			return
+		}
+	}
+	t.Fatal("CPU time did not grow while spinning")
+}
+
+func TestParseStatusRSSReadsKilobytes(t *testing.T) {
+	got, err := parseStatusRSS([]byte("Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 1024<<10 {
+		t.Fatalf("got %d", got)
+	}
+	if _, err := procRSS(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDeliveryIDsCarryTheirRunTagToTheTarget(t *testing.T) {
+	id := deliveryID(0xdeadbeef, 3, 7)
+	tag, ok := tagOf(benchHookID + ":" + id)
+	if !ok || tag != 0xdeadbeef {
+		t.Fatalf("tagOf(%q) = %x, %t", id, tag, ok)
+	}
+	if _, ok := tagOf("something-else"); ok {
+		t.Fatal("an id without a hook prefix has no tag")
+	}
+}
+
+func TestPercentileIsNearestRank(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i))
+	}
+	for p, want := range map[float64]time.Duration{50: 50, 99: 99, 100: 100, 1: 1} {
+		if got := percentile(d, p); got != want {
+			t.Errorf("p%g = %d, want %d", p, got, want)
+		}
+	}
+	if percentile(nil, 50) != 0 {
+		t.Error("no samples must give 0")
+	}
+}
+
+func TestPoolingSumsRoundsBeforeDividing(t *testing.T) {
+	r := &report{}
+	for _, n := range []int{100, 300} {
+		res := &runResult{Program: progFloor, Window: time.Second, OK: int64(n),
+			CPU: []procCPUUse{{Name: progFloor, CPU: time.Duration(n) * 10 * time.Microsecond}}}
+		for range n {
+			res.latencies = append(res.latencies, time.Millisecond)
+		}
+		row := ingestRow{Section: sectionIngest, Concurrency: 1, Program: progFloor, Fsync: "off"}
+		row.fill(res)
+		r.addIngest(row, res)
+	}
+	r.pool()
+	if len(r.Pooled) != 1 {
+		t.Fatalf("pooled %d rows", len(r.Pooled))
+	}
+	p := r.Pooled[0]
+	if p.ReqPerSec != 200 || p.CPUPerReqUs != 10 || p.Measured != 400 {
+		t.Fatalf("pooled %+v", p)
+	}
+}
+
+func TestAFailedRequestOrCountMismatchFailsTheReport(t *testing.T) {
+	r := &report{}
+	r.check("stored = accepted", 10, 10)
+	if !r.OK() {
+		t.Fatal("matching counts must pass")
+	}
+	r.check("delivered = accepted", 10, 9)
+	if r.OK() || len(r.failures()) != 1 {
+		t.Fatalf("a mismatch must fail: %v", r.failures())
+	}
+	r = &report{}
+	res := &runResult{Program: progBare, Window: time.Second, OK: 1, Non2xx: 1, FirstFailure: "HTTP 503", latencies: []time.Duration{1}}
+	r.addIngest(ingestRow{Section: sectionIngest, Program: progBare}, res)
+	if r.OK() {
+		t.Fatal("a non-2xx answer must fail")
+	}
+}
