@@ -90,9 +90,6 @@ func runManager(args []string) error {
 	}
 
 	if *natsAuthSecret != "" && natsAuth.TokenFile == "" && os.Getenv(queue.TokenEnv) == "" {
-		if *receiverNS == "" {
-			return fmt.Errorf("--nats-auth-secret needs the manager's namespace (--receiver-namespace or POD_NAMESPACE)")
-		}
 		c, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
 		if err != nil {
 			return fmt.Errorf("creating client: %w", err)

@@ -175,7 +175,7 @@ func runReceiver(args []string) error {
 		return err
 	}
 	h := &ingserver.Handler{Registry: reg, Store: q, Log: ctrl.Log.WithName("http"), Metrics: ingserver.NewMetrics(metrics.Registry),
-		Quota: &ingserver.Quota{Source: q, Registry: reg, MaxEventsCeiling: *maxEventsPerEndpoint, MaxBytesCeiling: *maxBytesPerEndpoint,
+		Quota: &ingserver.Quota{Source: q, MaxEventsCeiling: *maxEventsPerEndpoint, MaxBytesCeiling: *maxBytesPerEndpoint,
 			Log: ctrl.Log.WithName("quota")},
 		Admission: &ingserver.Admission{MaxRequests: *maxInflight, MaxBytes: *maxInflightBytes},
 		Sources:   &ingserver.SourceLimiter{Rate: rate.Limit(*refusalsPerSource), Burst: max(1, int(2**refusalsPerSource)), MaxSources: 100000}}

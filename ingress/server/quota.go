@@ -32,8 +32,7 @@ type UsageSource interface {
 // its quota once its queue drains. The server's per-endpoint ceiling
 // (queue.Options.MaxEventsPerEndpoint) is exact.
 type Quota struct {
-	Source   UsageSource
-	Registry *registry.Registry
+	Source UsageSource
 	// Interval between reads. Defaults to 1s.
 	Interval time.Duration
 	// MaxEventsCeiling and MaxBytesCeiling cap what an endpoint's spec may

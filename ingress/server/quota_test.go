@@ -63,7 +63,7 @@ func TestAnEndpointOverItsQuotaIsRefusedAndOthersAreNot(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h, q, attacker, victim := twoEndpoints(t, queue.Options{}, c.quota)
-			h.Quota = &Quota{Source: q, Registry: h.Registry, Log: testr.New(t)}
+			h.Quota = &Quota{Source: q, Log: testr.New(t)}
 			big := `{"pad":"` + strings.Repeat("x", 24<<10) + `"}`
 			accepted := 0
 			for i := 0; i < 40; i++ {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
@@ -59,4 +60,31 @@ func GatewayAPICRDs() (string, error) {
 		return "", fmt.Errorf("Gateway API CRDs missing in %s: run `make control-plane`", p)
 	}
 	return p, nil
+}
+
+// LocalArgs keeps a chart's container flags but points addresses and paths
+// at this machine, for suites that run the chart's processes locally: what
+// the chart sets for a pod has no meaning outside one. An override replaces
+// the flag's value, an empty one drops the flag, and an override the chart
+// lacks is appended.
+func LocalArgs(chartArgs []string, overrides map[string]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range chartArgs {
+		name, _, _ := strings.Cut(a, "=")
+		if v, ok := overrides[name]; ok {
+			seen[name] = true
+			if v != "" {
+				out = append(out, name+"="+v)
+			}
+			continue
+		}
+		out = append(out, a)
+	}
+	for name, v := range overrides {
+		if !seen[name] && v != "" {
+			out = append(out, name+"="+v)
+		}
+	}
+	return out
 }

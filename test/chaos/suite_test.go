@@ -260,7 +260,7 @@ func (s *suite) setup(t *testing.T) {
 		r.proc = &proc{name: name, bin: s.bin, log: filepath.Join(s.dir, name+".log"),
 			noise: []string{`"msg":"Webhook"`, `"msg":"Delivery failed; will retry"`},
 			env:   append([]string{"KUBECONFIG=" + rcvKube}, env...),
-			args: localArgs(rcvArgs, map[string]string{
+			args: testenv.LocalArgs(rcvArgs, map[string]string{
 				"--listen":                    "127.0.0.1:" + strconv.Itoa(r.http),
 				"--proxied-listen":            "",
 				"--metrics-bind-address":      "0",
@@ -292,7 +292,7 @@ func (s *suite) setup(t *testing.T) {
 	s.mgrProbe = freePort()
 	s.manager = &proc{name: "manager", bin: s.bin, log: filepath.Join(s.dir, "manager.log"),
 		env: append([]string{"KUBECONFIG=" + mgrKube}, env...),
-		args: localArgs(mgrArgs, map[string]string{
+		args: testenv.LocalArgs(mgrArgs, map[string]string{
 			"--metrics-bind-address":      "0",
 			"--health-probe-bind-address": "127.0.0.1:" + strconv.Itoa(s.mgrProbe),
 			"--nats-url":                  s.nats.urls(),
@@ -449,28 +449,4 @@ func podSpecOf(objs []*unstructured.Unstructured, kind, name string) (string, []
 		return sa, args, nil
 	}
 	return "", nil, fmt.Errorf("the chart renders no %s %s", kind, name)
-}
-
-// localArgs keeps the chart's flags but points addresses at this machine;
-// an empty override drops the flag.
-func localArgs(chartArgs []string, overrides map[string]string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, a := range chartArgs {
-		name, _, _ := strings.Cut(a, "=")
-		if v, ok := overrides[name]; ok {
-			seen[name] = true
-			if v != "" {
-				out = append(out, name+"="+v)
-			}
-			continue
-		}
-		out = append(out, a)
-	}
-	for name, v := range overrides {
-		if !seen[name] && v != "" {
-			out = append(out, name+"="+v)
-		}
-	}
-	return out
 }

@@ -111,30 +111,6 @@ func envSecretRef(o *unstructured.Unstructured, name string) string {
 	return ""
 }
 
-// localArgs keeps the chart's flags but points addresses and paths at this
-// machine: what the chart sets for a pod has no meaning outside one.
-func localArgs(chartArgs []string, overrides map[string]string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, a := range chartArgs {
-		name, _, _ := strings.Cut(a, "=")
-		if v, ok := overrides[name]; ok {
-			seen[name] = true
-			if v != "" {
-				out = append(out, name+"="+v)
-			}
-			continue
-		}
-		out = append(out, a)
-	}
-	for name, v := range overrides {
-		if !seen[name] && v != "" {
-			out = append(out, name+"="+v)
-		}
-	}
-	return out
-}
-
 var rbacKinds = map[string]bool{
 	"ServiceAccount": true, "ClusterRole": true, "ClusterRoleBinding": true, "Role": true, "RoleBinding": true,
 }

@@ -172,7 +172,7 @@ var _ = BeforeSuite(func() {
 	ports.http, ports.probe, ports.nats, ports.mgrProbe = freePort(), freePort(), freePort(), freePort()
 	receiver = &proc{name: "receiver", log: filepath.Join(workDir, "receiver.log"),
 		kubeconfig: saKubeconfig(rcvSA),
-		args: localArgs(rcvArgs, map[string]string{
+		args: testenv.LocalArgs(rcvArgs, map[string]string{
 			"--listen":                    "127.0.0.1:" + strconv.Itoa(ports.http),
 			"--proxied-listen":            "127.0.0.1:" + strconv.Itoa(freePort()),
 			"--metrics-bind-address":      "0",
@@ -186,7 +186,7 @@ var _ = BeforeSuite(func() {
 	manager = &proc{name: "manager", log: filepath.Join(workDir, "manager.log"),
 		kubeconfig: saKubeconfig(mgrSA),
 		env:        []string{"POD_NAMESPACE=" + releaseNamespace},
-		args: localArgs(mgrArgs, map[string]string{
+		args: testenv.LocalArgs(mgrArgs, map[string]string{
 			"--metrics-bind-address":      "0",
 			"--health-probe-bind-address": "127.0.0.1:" + strconv.Itoa(ports.mgrProbe),
 			"--nats-url":                  "nats://127.0.0.1:" + strconv.Itoa(ports.nats),
