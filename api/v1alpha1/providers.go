@@ -272,8 +272,21 @@ var (
 	svixSignature     = SignatureInfo{Headers: []string{"svix-signature"}, Signed: "svix-id.svix-timestamp.body", Algorithm: "HMAC-SHA256", Encoding: "v1,<base64>"}
 )
 
-// Providers is the provider table, in the order of the enum.
-var Providers = []ProviderInfo{
+// Providers is the provider table, in the order of the enum: the entries
+// of this file, then those of providers_catalog.go (table-driven HMAC,
+// token and Standard Webhooks instances) and providers_keypair.go (senders
+// that sign with tokens, certificates or key pairs).
+var Providers = concatProviders(builtinProviders, catalogProviders, keyPairProviders)
+
+func concatProviders(parts ...[]ProviderInfo) []ProviderInfo {
+	var out []ProviderInfo
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+var builtinProviders = []ProviderInfo{
 	{
 		Name: ProviderGitHub, DisplayName: "GitHub", Scheme: "github",
 		Docs:       "https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries",
