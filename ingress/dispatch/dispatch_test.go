@@ -298,7 +298,7 @@ func TestDispatcher(t *testing.T) {
 	cases := []dispatchCase{{
 		name:         "an event is delivered with its original body and headers and our own",
 		respond:      ok,
-		wantCounters: queue.Counters{Delivered: 1},
+		wantCounters: queue.Counters{Received: 1, Delivered: 1},
 		wantAttempts: []string{"1"},
 		check: func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, calls []call) {
 			c := calls[0]
@@ -347,7 +347,7 @@ func TestDispatcher(t *testing.T) {
 			}
 			w.WriteHeader(http.StatusOK)
 		},
-		wantCounters: queue.Counters{Delivered: 1, Retries: 2},
+		wantCounters: queue.Counters{Received: 1, Delivered: 1, Retries: 2},
 		wantAttempts: []string{"1", "2", "3"},
 		check: func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, calls []call) {
 			for i, c := range calls {
@@ -373,7 +373,7 @@ func TestDispatcher(t *testing.T) {
 			}
 			w.WriteHeader(http.StatusOK)
 		},
-		wantCounters: queue.Counters{Delivered: 1, Retries: 1},
+		wantCounters: queue.Counters{Received: 1, Delivered: 1, Retries: 1},
 		wantAttempts: []string{"1", "2"},
 		check: func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, calls []call) {
 			// Our backoff is at most 20ms; only Retry-After explains a
@@ -391,7 +391,7 @@ func TestDispatcher(t *testing.T) {
 		respond: func(_ int, w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(http.StatusInternalServerError)
 		},
-		wantCounters: queue.Counters{Retries: 2, DeadLettered: 1},
+		wantCounters: queue.Counters{Received: 1, Retries: 2, DeadLettered: 1},
 		wantAttempts: []string{"1", "2", "3"},
 		check: func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, _ []call) {
 			ctx := context.Background()
@@ -447,7 +447,7 @@ func TestDispatcher(t *testing.T) {
 			}
 			w.WriteHeader(http.StatusOK)
 		},
-		wantCounters: queue.Counters{Delivered: 1, Retries: 1},
+		wantCounters: queue.Counters{Received: 1, Delivered: 1, Retries: 1},
 		wantAttempts: []string{"1", "2"},
 		check: func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, calls []call) {
 			st := readState(t, q, ep.UID)
@@ -540,7 +540,7 @@ func TestSuspendedEndpointReceivesNothingUntilResumed(t *testing.T) {
 	resumed.Suspended = false
 	reg.Upsert(&resumed)
 	eventually(t, 10*time.Second, arrived(pausedName, 1))
-	countersReach(t, q, "paused", queue.Counters{Delivered: 1})
+	countersReach(t, q, "paused", queue.Counters{Received: 1, Delivered: 1})
 
 	// Suspended while running.
 	suspended := resumed
@@ -559,7 +559,7 @@ func TestSuspendedEndpointReceivesNothingUntilResumed(t *testing.T) {
 
 	reg.Upsert(&resumed)
 	eventually(t, 10*time.Second, arrived(pausedName, 2))
-	countersReach(t, q, "paused", queue.Counters{Delivered: 2})
+	countersReach(t, q, "paused", queue.Counters{Received: 2, Delivered: 2})
 	if got := tg.receivedFrom(pausedName)[1].header.Get(HeaderDeliveryID); got != "p-2" {
 		t.Fatalf("second delivery after resuming was %q, want p-2", got)
 	}
@@ -578,7 +578,7 @@ func TestDispatcherDeliversEveryEventOnce(t *testing.T) {
 	for i := range n {
 		enqueue(t, q, event(ep.UID, "d-"+strconv.Itoa(i)))
 	}
-	countersReach(t, q, ep.UID, queue.Counters{Delivered: n})
+	countersReach(t, q, ep.UID, queue.Counters{Received: n, Delivered: n})
 	seen := map[string]int{}
 	for _, c := range tg.received() {
 		seen[c.header.Get(HeaderDeliveryID)]++
@@ -617,7 +617,7 @@ func TestPolicyChangeAppliesWithoutRestartingTheConsumer(t *testing.T) {
 	})
 
 	enqueue(t, q, event(ep.UID, "d-1"))
-	countersReach(t, q, ep.UID, queue.Counters{Retries: 1, DeadLettered: 1})
+	countersReach(t, q, ep.UID, queue.Counters{Received: 1, Retries: 1, DeadLettered: 1})
 	if got := attemptsOf(tg.received()); !slices.Equal(got, []string{"1", "2"}) {
 		t.Fatalf("target saw attempts %q, want the new MaxAttempts of 2", got)
 	}
@@ -685,13 +685,13 @@ func TestDeletedConsumerIsRecreated(t *testing.T) {
 	reg.Upsert(ep)
 	startDispatcher(t, q, reg, tg)
 	enqueue(t, q, event(ep.UID, "d-1"))
-	countersReach(t, q, ep.UID, queue.Counters{Delivered: 1})
+	countersReach(t, q, ep.UID, queue.Counters{Received: 1, Delivered: 1})
 
 	if err := q.JS.DeleteConsumer(context.Background(), queue.EventsStream, queue.ConsumerName(ep.UID)); err != nil {
 		t.Fatal(err)
 	}
 	enqueue(t, q, event(ep.UID, "d-2"))
-	countersReach(t, q, ep.UID, queue.Counters{Delivered: 2})
+	countersReach(t, q, ep.UID, queue.Counters{Received: 2, Delivered: 2})
 }
 
 // TestStoppingAndResumingUsesNoAttempts suspends and resumes an endpoint
@@ -799,7 +799,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 				if calls := elsewhere.received(); len(calls) != 0 {
 					t.Fatalf("the redirect was followed: the other server received %s %s", calls[0].method, calls[0].path)
 				}
-				countersReach(t, q, ep.UID, queue.Counters{Retries: 1, DeadLettered: 1})
+				countersReach(t, q, ep.UID, queue.Counters{Received: 1, Retries: 1, DeadLettered: 1})
 				if got := attemptsOf(tg.received()); !slices.Equal(got, []string{"1", "2"}) {
 					t.Fatalf("target saw attempts %q, want 1 and 2", got)
 				}
@@ -841,7 +841,7 @@ func TestConnectionFailuresDoNotDescribeTheNetwork(t *testing.T) {
 	enqueue(t, q, event(ep.UID, "d-1"))
 	startDispatcher(t, q, reg, tg, func(d *Dispatcher) { d.Resolver = fixedResolver{"http://" + closed} })
 
-	countersReach(t, q, ep.UID, queue.Counters{DeadLettered: 1})
+	countersReach(t, q, ep.UID, queue.Counters{Received: 1, DeadLettered: 1})
 	st := readState(t, q, ep.UID)
 	if st.LastFailure == nil || st.LastFailure.Reason != "ConnectionFailed" {
 		t.Fatalf("last failure = %+v, want reason ConnectionFailed", st.LastFailure)

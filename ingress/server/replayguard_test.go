@@ -25,9 +25,9 @@ func mailgunEndpoint() *registry.Endpoint {
 // TestAMailgunTokenIsNeverAcceptedWithoutItsMarker plays an attacker who
 // observed one Mailgun delivery: Mailgun signs only timestamp and token, so
 // its signature block fits any body, and only the receiver remembering the
-// token refuses the copy. While that memory cannot be written (the dedupe
-// bucket is full, as on a full store), the receiver must answer 503 and
-// store nothing rather than accept a request it could not guard.
+// token refuses the copy. While that memory cannot be written (the events
+// stream, which holds the markers too, is full), the receiver must answer
+// 503 and store nothing rather than accept a request it could not guard.
 func TestAMailgunTokenIsNeverAcceptedWithoutItsMarker(t *testing.T) {
 	f := newFixture(t, mailgunEndpoint())
 	const token = "a7c1e9f04b2d6e8a0c3f5b7d9e1a3c5e7b9d1f3a5c7e9b1d3f"
@@ -62,7 +62,7 @@ func TestAMailgunTokenIsNeverAcceptedWithoutItsMarker(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	s, err := f.q.JS.Stream(ctx, "KV_"+queue.DedupeBucket)
+	s, err := f.q.JS.Stream(ctx, queue.EventsStream)
 	if err != nil {
 		t.Fatal(err)
 	}

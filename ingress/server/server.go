@@ -31,7 +31,6 @@ const DefaultMaxBodyBytes = hookv1.DefaultMaxBodyBytes
 type Store interface {
 	Enqueue(ctx context.Context, ev *queue.Event, window time.Duration) (queue.EnqueueResult, error)
 	Incr(uid, counter string, n int64) error
-	CountReceived(ctx context.Context, uid string, r queue.EnqueueResult) (duplicate bool, err error)
 }
 
 // Handler serves webhook requests.
@@ -192,17 +191,10 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) 
 		h.Log.Error(err, "Storing event failed", "endpoint", ep.Key.String(), "delivery", res.DeliveryID)
 		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: "QueueUnavailable", delivery: res.DeliveryID}
 	}
-	// Counted before the answer, once per stored event: a provider's retry
-	// after this process died between storing and counting counts it.
-	// If counting fails the event is stored all the same: ask for the
-	// retry, which is answered duplicate and counts it.
-	dup, err := h.Store.CountReceived(r.Context(), ep.UID, qr)
-	if err != nil {
-		h.Log.Error(err, "Counting a received event failed; the provider's retry will", "endpoint", ep.Key.String(), "delivery", res.DeliveryID)
-		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: "QueueUnavailable", delivery: res.DeliveryID}
-	}
+	// Nothing is counted for a stored event: received is derived from what
+	// is stored and finished (queue.Counters).
 	result := "accepted"
-	if dup {
+	if qr.Duplicate {
 		result = "duplicate"
 		if err := h.Store.Incr(ep.UID, queue.CounterDuplicates, 1); err != nil {
 			h.Log.V(1).Info("Counting event failed", "error", err.Error())

@@ -158,18 +158,15 @@ func (q *Queue) Close(ctx context.Context) error { return q.counters.close(ctx) 
 // CountOnceWindow is how long the counter stream remembers a CountOnce id.
 const CountOnceWindow = 15 * time.Minute
 
-// countOnceFresh is how recent a duplicate's marker must be for its request
-// to count the event again: inside the window, with a margin.
-const countOnceFresh = CountOnceWindow - 2*time.Minute
-
 // CountOnce adds n to counter c for the event named by id, once: it is
 // published synchronously with Nats-Msg-Id "<c>:<uid>:<id>", so a repeat
 // (a provider's retry after a receiver died between storing and counting,
 // a redelivery after a dispatcher died between delivering and acking)
 // inside CountOnceWindow is dropped by the server. counted is false when
-// this call was the repeat. Received, delivered and dead-lettered are
-// counted this way before the answer or ack they stand for, so they equal
-// what was stored and delivered even across crashes.
+// this call was the repeat. Delivered, dead-lettered and replayed are
+// counted this way before the ack or delete they stand for, so they equal
+// what was delivered even across crashes; received is derived from them
+// (see ReadCounters).
 func (q *Queue) CountOnce(ctx context.Context, uid, c, id string, n int64) (counted bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, q.opts.PublishTimeout)
 	defer cancel()
@@ -191,38 +188,4 @@ func (q *Queue) CountOnce(ctx context.Context, uid, c, id string, n int64) (coun
 		case <-time.After(pause):
 		}
 	}
-}
-
-// CountReceived counts a stored event as received, exactly once, under
-// r.CountID (the dedupe key, or the sequence of an event without a delivery
-// id). A redelivery stored again after its marker expired counts again,
-// unless that is within CountOnceWindow of the first count (an endpoint
-// whose dedupe window is shorter than 15 minutes). For a
-// duplicate whose marker is fresh it counts again under the same id: if
-// the request that stored the event died before counting it, this one
-// does; otherwise the server drops the repeat and the request is a true
-// duplicate. It reports whether the request is a duplicate to count as
-// such.
-func (q *Queue) CountReceived(ctx context.Context, uid string, r EnqueueResult) (duplicate bool, err error) {
-	if r.CountID == "" {
-		if r.Duplicate {
-			return true, nil
-		}
-		// Nothing to name it by (cannot happen for a stored event): count
-		// without the guard.
-		return false, q.Incr(uid, CounterReceived, 1)
-	}
-	// A duplicate the stream itself caught (no marker yet, MarkedAt zero)
-	// was stored within its two-minute window: fresh.
-	if r.Duplicate && !r.MarkedAt.IsZero() && time.Since(r.MarkedAt) > countOnceFresh {
-		return true, nil
-	}
-	counted, err := q.CountOnce(ctx, uid, CounterReceived, r.CountID, 1)
-	if err != nil {
-		return r.Duplicate, err
-	}
-	// Whoever counted the event first is its reception; every other copy
-	// is a duplicate, even one whose publish the stream did not flag (a
-	// replicated stream can ack a copy racing the first without it).
-	return !counted, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Counters must equal what happened: 100,000 increments from many
@@ -21,7 +22,7 @@ func TestCountersAreExactUnderLoad(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				_ = q.Incr("uid-a", CounterReceived, 1)
+				_ = q.Incr("uid-a", CounterRejected, 1)
 				if i%10 == 0 {
 					_ = q.Incr("uid-b", CounterDelivered, 1)
 				}
@@ -42,8 +43,8 @@ func TestCountersAreExactUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Received != workers*each || b.Delivered != workers*each/10 {
-		t.Fatalf("received %d (want %d), delivered %d (want %d)", a.Received, workers*each, b.Delivered, workers*each/10)
+	if a.Rejected != workers*each || b.Delivered != workers*each/10 {
+		t.Fatalf("rejected %d (want %d), delivered %d (want %d)", a.Rejected, workers*each, b.Delivered, workers*each/10)
 	}
 }
 
@@ -67,12 +68,12 @@ func TestCounterIncrementsSurviveAServerOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 500; i++ {
-		_ = q.Incr("uid-o", CounterReceived, 1)
+		_ = q.Incr("uid-o", CounterRejected, 1)
 	}
 	s.Shutdown()
 	s.WaitForShutdown()
 	for i := 0; i < 500; i++ {
-		_ = q.Incr("uid-o", CounterReceived, 1)
+		_ = q.Incr("uid-o", CounterRejected, 1)
 	}
 	time.Sleep(500 * time.Millisecond) // flushes fail while the server is down
 	s2, err := StartEmbedded(EmbeddedOptions{Host: "127.0.0.1", Port: port, StoreDir: dir, Token: testToken})
@@ -89,64 +90,46 @@ func TestCounterIncrementsSurviveAServerOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Received != 1000 {
-		t.Fatalf("received %d, want 1000", c.Received)
+	if c.Rejected != 1000 {
+		t.Fatalf("rejected %d, want 1000", c.Rejected)
 	}
 }
 
-// A receiver that stored an event and died before counting it: the
-// provider's retry is answered duplicate, and counts the event as
-// received; a second retry is a duplicate and counts nothing more.
-func TestAnEventStoredByARequestThatDiedIsCountedByItsRetry(t *testing.T) {
-	q := startQueue(t)
-	ctx := context.Background()
-	ev := &Event{EndpointUID: "uid-c", DeliveryID: "d-crash", ReceivedAt: time.Now(), Body: []byte("{}")}
-	first, err := q.Enqueue(ctx, ev, time.Hour)
-	if err != nil || first.Duplicate {
-		t.Fatalf("first store: %+v %v", first, err)
-	}
-	// ...the process dies here, before CountReceived.
-	retry, err := q.Enqueue(ctx, ev, time.Hour)
-	if err != nil || !retry.Duplicate || retry.Sequence != first.Sequence {
-		t.Fatalf("retry: %+v %v, want a duplicate of sequence %d", retry, err, first.Sequence)
-	}
-	dup, err := q.CountReceived(ctx, "uid-c", retry)
-	if err != nil || dup {
-		t.Fatalf("the retry after the crash: duplicate=%v %v, want counted as received", dup, err)
-	}
-	again, _ := q.Enqueue(ctx, ev, time.Hour)
-	dup, err = q.CountReceived(ctx, "uid-c", again)
-	if err != nil || !dup {
-		t.Fatalf("a later retry: duplicate=%v %v, want a duplicate", dup, err)
-	}
-	if err := q.FlushCounters(ctx); err != nil {
-		t.Fatal(err)
-	}
-	c, err := q.ReadCounters(ctx, "uid-c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Received != 1 {
-		t.Fatalf("received %d, want 1", c.Received)
-	}
-}
-
-// The normal path: counted once, whatever the number of redeliveries.
-func TestReceivedIsCountedOncePerStoredEvent(t *testing.T) {
+// Received is what was stored: each delivery once, whatever the number of
+// redeliveries, including the copy a receiver stored before it died
+// (nothing is counted at ingest, so there is nothing to lose), and events
+// leave "pending" for "delivered" or "dead-lettered" without changing it.
+func TestReceivedIsEveryStoredEventOnce(t *testing.T) {
 	q := startQueue(t)
 	ctx := context.Background()
 	for i := 0; i < 5; i++ {
 		r, err := q.Enqueue(ctx, &Event{EndpointUID: "uid-n", DeliveryID: "same", ReceivedAt: time.Now(), Body: []byte("x")}, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dup, err := q.CountReceived(ctx, "uid-n", r)
-		if err != nil || dup != (i > 0) {
-			t.Fatalf("request %d: duplicate=%v %v", i, dup, err)
+		if err != nil || r.Duplicate != (i > 0) {
+			t.Fatalf("request %d: %+v %v", i, r, err)
 		}
 	}
+	if _, err := q.Enqueue(ctx, &Event{EndpointUID: "uid-n", ReceivedAt: time.Now(), Body: []byte("no id")}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	c, _ := q.ReadCounters(ctx, "uid-n")
-	if c.Received != 1 {
-		t.Fatalf("received %d, want 1", c.Received)
+	if c.Received != 2 || c.Pending != 2 {
+		t.Fatalf("counters %+v, want received 2 (both pending)", c)
+	}
+	// The dispatcher's bookkeeping for one delivered, one dead-lettered
+	// and then replayed event; the stream then holds only the replayed one.
+	for _, cnt := range []struct {
+		name, id string
+	}{{CounterDelivered, "1"}, {CounterDeadLettered, "2"}, {CounterReplayed, "dlq-1"}} {
+		if _, err := q.CountOnce(ctx, "uid-n", cnt.name, cnt.id, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, _ := q.JS.Stream(ctx, EventsStream)
+	if err := s.Purge(ctx, jetstream.WithPurgeSubject(EventsSubject("uid-n")), jetstream.WithPurgeKeep(1)); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = q.ReadCounters(ctx, "uid-n")
+	if c.Received != 2 || c.Delivered != 1 || c.DeadLettered != 1 || c.Replayed != 1 || c.Pending != 1 {
+		t.Fatalf("counters %+v, want received 2: delivered 1, dead-lettered 1 then replayed, 1 pending", c)
 	}
 }

@@ -107,7 +107,7 @@ func streamConfigMatches(have, want jetstream.StreamConfig) bool {
 		have.Duplicates == want.Duplicates && have.Discard == want.Discard &&
 		have.MaxAge == want.MaxAge && have.MaxMsgsPerSubject == want.MaxMsgsPerSubject &&
 		have.DiscardNewPerSubject == want.DiscardNewPerSubject &&
-		have.AllowMsgCounter == want.AllowMsgCounter && have.AllowDirect == want.AllowDirect &&
+		have.AllowMsgCounter == want.AllowMsgCounter && have.AllowMsgTTL == want.AllowMsgTTL && have.AllowDirect == want.AllowDirect &&
 		(want.MaxBytes == 0 && have.MaxBytes <= 0 || have.MaxBytes == want.MaxBytes) &&
 		have.Description == want.Description
 }

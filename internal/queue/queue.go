@@ -20,11 +20,11 @@ const (
 	EventsStream   = "HOOKGATE_EVENTS"
 	DLQStream      = "HOOKGATE_DLQ"
 	CountersStream = "HOOKGATE_COUNTERS"
-	DedupeBucket   = "hookgate-dedupe"
 	StateBucket    = "hookgate-state"
 	AttemptsBucket = "hookgate-attempts"
 
 	eventsPrefix   = "hookgate.events."
+	seenPrefix     = "hookgate.seen."
 	dlqPrefix      = "hookgate.dlq."
 	countersPrefix = "hookgate.counters."
 )
@@ -43,15 +43,16 @@ const (
 
 // Counter names under hookgate.counters.<uid>.
 const (
-	CounterReceived     = "received"
 	CounterRejected     = "rejected"
 	CounterDuplicates   = "duplicates"
 	CounterDelivered    = "delivered"
 	CounterRetries      = "retries"
 	CounterDeadLettered = "deadLettered"
+	// CounterReplayed counts dead letters moved back into the queue.
+	CounterReplayed = "replayed"
 )
 
-var allCounters = []string{CounterReceived, CounterRejected, CounterDuplicates, CounterDelivered, CounterRetries, CounterDeadLettered, CounterQueuedBytes}
+var allCounters = []string{CounterReplayed, CounterRejected, CounterDuplicates, CounterDelivered, CounterRetries, CounterDeadLettered, CounterQueuedBytes}
 
 // Options tune the layout. Zero values take the defaults.
 type Options struct {
@@ -63,6 +64,10 @@ type Options struct {
 	MaxDedupeWindow time.Duration
 	// PublishTimeout bounds one durable publish. Defaults to 5s.
 	PublishTimeout time.Duration
+	// RaceWindow is the events stream's Nats-Msg-Id window, which catches
+	// copies of one delivery racing each other before the first one's
+	// dedupe marker is written. Defaults to 2 minutes; tests shorten it.
+	RaceWindow time.Duration
 	// MaxEventsPerEndpoint and MaxDeadLettersPerEndpoint are the ceilings
 	// of one endpoint's queued events and dead letters. Default to
 	// DefaultMaxEventsPerEndpoint and DefaultMaxDeadLettersPerEndpoint.
@@ -85,6 +90,9 @@ func (o *Options) defaults() {
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = 5 * time.Second
 	}
+	if o.RaceWindow <= 0 {
+		o.RaceWindow = 2 * time.Minute
+	}
 	if o.MaxEventsPerEndpoint <= 0 {
 		o.MaxEventsPerEndpoint = DefaultMaxEventsPerEndpoint
 	}
@@ -98,7 +106,6 @@ type Queue struct {
 	NC       *nats.Conn
 	JS       jetstream.JetStream
 	opts     Options
-	dedupe   jetstream.KeyValue
 	state    jetstream.KeyValue
 	attempts jetstream.KeyValue
 	counters *counterBatch
@@ -117,14 +124,17 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 	streams := []jetstream.StreamConfig{{
 		Name:        EventsStream,
 		Description: "Verified webhook events waiting for delivery",
-		Subjects:    []string{eventsPrefix + "*"},
+		// Events, and the dedupe markers of their delivery ids (with a TTL,
+		// the endpoint's window; no consumer reads them), see Enqueue.
+		Subjects:    []string{eventsPrefix + "*", seenPrefix + "*.*"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Replicas:    opts.Replicas,
 		MaxMsgSize:  MaxPayload,
+		AllowMsgTTL: true,
 		// A short window catches concurrent redeliveries racing through
-		// two replicas; the dedupe bucket covers the endpoint's window.
-		Duplicates: 2 * time.Minute,
+		// two replicas; the markers cover the endpoint's window.
+		Duplicates: opts.RaceWindow,
 		Discard:    jetstream.DiscardNew,
 	}, {
 		Name:        DLQStream,
@@ -156,17 +166,6 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 		if err := ensureStream(ctx, js, cfg); err != nil {
 			return nil, err
 		}
-	}
-	q.dedupe, err = ensureKeyValue(ctx, js, jetstream.KeyValueConfig{
-		Bucket:         DedupeBucket,
-		Description:    "Provider delivery ids seen inside each endpoint's dedupe window",
-		Storage:        jetstream.FileStorage,
-		Replicas:       opts.Replicas,
-		TTL:            opts.MaxDedupeWindow,
-		LimitMarkerTTL: time.Minute,
-	})
-	if err != nil {
-		return nil, err
 	}
 	q.state, err = ensureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      StateBucket,
@@ -201,9 +200,6 @@ func Attach(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 		return nil, fmt.Errorf("creating JetStream context: %w", err)
 	}
 	q := &Queue{NC: nc, JS: js, opts: opts, counters: &counterBatch{js: js}}
-	if q.dedupe, err = js.KeyValue(ctx, DedupeBucket); err != nil {
-		return nil, fmt.Errorf("opening bucket %s (has a receiver started?): %w", DedupeBucket, err)
-	}
 	if q.state, err = js.KeyValue(ctx, StateBucket); err != nil {
 		return nil, fmt.Errorf("opening bucket %s (has a receiver started?): %w", StateBucket, err)
 	}
@@ -260,27 +256,15 @@ type EnqueueResult struct {
 	// Duplicate is true when the delivery id was already stored inside the
 	// dedupe window: nothing new was stored.
 	Duplicate bool
-	// Sequence of the stored event in the events stream; for a duplicate,
-	// of the event first stored, when its marker says.
+	// Sequence of the stored event in the events stream (zero for a
+	// duplicate its marker caught).
 	Sequence uint64
-	// CountID names the stored event for CountReceived.
-	CountID string
-	// MarkedAt is when a duplicate's marker was written: a marker only
-	// seconds old may belong to a request that stored the event and died
-	// before it counted it (see CountReceived).
-	MarkedAt time.Time
-}
-
-// duplicateOf is the result for a delivery whose marker exists.
-func duplicateOf(entry jetstream.KeyValueEntry) EnqueueResult {
-	seq, _ := strconv.ParseUint(string(entry.Value()), 10, 64)
-	return EnqueueResult{Duplicate: true, Sequence: seq, MarkedAt: entry.Created()}
 }
 
 // ErrUnavailable wraps every failure to store; the receiver answers 503.
 var ErrUnavailable = errors.New("queue unavailable")
 
-// DedupeKey is the key of a delivery id's marker in the dedupe bucket.
+// DedupeKey is the key of a delivery id's marker: <uid>.<hash of the id>.
 func DedupeKey(uid, deliveryID string) string { return dedupeKey(uid, deliveryID) }
 
 func dedupeKey(uid, deliveryID string) string {
@@ -288,29 +272,32 @@ func dedupeKey(uid, deliveryID string) string {
 	return uid + "." + hex.EncodeToString(sum[:16])
 }
 
+// SeenSubject is the subject of a delivery's dedupe marker in the events
+// stream.
+func SeenSubject(uid, deliveryID string) string { return seenPrefix + dedupeKey(uid, deliveryID) }
+
 // Enqueue durably stores ev unless its delivery id was seen within window.
 // It returns only after JetStream acknowledged the write, so a nil error
 // means the event survives a crash of this process.
 //
-// Order matters for "nothing accepted is lost": the dedupe marker is
-// written after the event is stored, so a crash in between can at worst
-// forward a redelivery twice, never drop one. Two replicas racing on the
-// same delivery are caught by the stream's own Nats-Msg-Id window.
+// It costs one synchronous round trip, the one the bare verify-and-publish
+// program pays too. The dedupe check is part of that publish, not a read
+// before it: the event carries Nats-Expected-Last-Subject-Sequence 0 for
+// its marker's subject (hookgate.seen.<uid>.<hash>, in the same stream),
+// so the server refuses to store it when a marker exists, and it carries
+// the dedupe key as Nats-Msg-Id, so a copy racing it (through another
+// replica, or a provider retrying while the marker is being written) is
+// acknowledged as a duplicate by the stream's own window. The marker is
+// written after the ack without waiting for it (with the endpoint's window
+// as its TTL): a crash in between can at worst store a redelivery twice
+// once that two-minute window has passed, never drop one.
 //
-// A guarded event (ev.ReplayGuard) is the exception: its marker is what
-// refuses a replayed token, so it must exist before the event does, see
-// enqueueGuarded.
+// A guarded event (ev.ReplayGuard: the marker is the provider's replay
+// protection, Mailgun's single-use tokens) waits for its marker before it
+// is accepted; if the marker cannot be written the provider is answered
+// 503 and its retry, caught by the Nats-Msg-Id window, writes it.
 func (q *Queue) Enqueue(ctx context.Context, ev *Event, window time.Duration) (EnqueueResult, error) {
 	r, err := q.enqueue(ctx, ev, window)
-	// Copies of one delivery share one count id, whichever of them stored
-	// it: the dedupe key (a duplicate's reported sequence is not reliable
-	// while a replicated stream is still storing the first copy).
-	switch {
-	case ev.DeliveryID != "":
-		r.CountID = dedupeKey(ev.EndpointUID, ev.DeliveryID)
-	case r.Sequence > 0:
-		r.CountID = "seq-" + strconv.FormatUint(r.Sequence, 10)
-	}
 	if err == nil && !r.Duplicate {
 		// What waits for delivery counts against the endpoint's quota
 		// until the dispatcher finishes it (see CounterQueuedBytes).
@@ -322,7 +309,6 @@ func (q *Queue) Enqueue(ctx context.Context, ev *Event, window time.Duration) (E
 func (q *Queue) enqueue(ctx context.Context, ev *Event, window time.Duration) (EnqueueResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, q.opts.PublishTimeout)
 	defer cancel()
-	window = min(window, q.opts.MaxDedupeWindow)
 	if ev.DeliveryID == "" {
 		ack, err := q.JS.PublishMsg(ctx, eventMsg(ev))
 		if err != nil {
@@ -330,83 +316,37 @@ func (q *Queue) enqueue(ctx context.Context, ev *Event, window time.Duration) (E
 		}
 		return EnqueueResult{Sequence: ack.Sequence}, nil
 	}
+	if window <= 0 || window > q.opts.MaxDedupeWindow {
+		window = q.opts.MaxDedupeWindow
+	}
+	window = max(window, time.Second) // the smallest TTL JetStream takes
 	key := dedupeKey(ev.EndpointUID, ev.DeliveryID)
-	if ev.ReplayGuard {
-		return q.enqueueGuarded(ctx, ev, key, window)
+	seen := seenPrefix + key
+	ack, err := q.publishEvent(ctx, ev, key, seen)
+	if isWrongLastSequence(err) {
+		return EnqueueResult{Duplicate: true}, nil
 	}
-	if entry, err := q.dedupe.Get(ctx, key); err == nil {
-		return duplicateOf(entry), nil
-	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return EnqueueResult{}, fmt.Errorf("%w: reading dedupe marker: %v", ErrUnavailable, err)
-	}
-	ack, err := q.publishEvent(ctx, ev, key)
 	if err != nil {
 		return EnqueueResult{}, fmt.Errorf("%w: storing event: %v", ErrUnavailable, err)
 	}
-	// The event is stored: a failure here only weakens dedupe, so it must
-	// not turn into an error the provider would retry on. A duplicate the
-	// stream caught gets its marker too, in case the first store's write
-	// was the one lost.
-	_, _ = q.dedupe.Create(ctx, key, []byte(strconv.FormatUint(ack.Sequence, 10)), jetstream.KeyTTL(window))
-	return EnqueueResult{Duplicate: ack.Duplicate, Sequence: ack.Sequence}, nil
-}
-
-// markerClaimed is the value of a guarded event's marker until the event
-// is known to be stored; then the marker holds the event's sequence.
-const markerClaimed = "claimed"
-
-// enqueueGuarded stores an event whose dedupe marker is a replay guard.
-//
-// The marker is claimed first: if it cannot be written nothing is stored
-// and the provider, answered 503, retries later. Storing first would let
-// every replay of a token through for as long as markers cannot be
-// written, and store each of the provider's own retries again once the
-// stream's two-minute Nats-Msg-Id window has passed.
-//
-// A claim alone does not prove the event was stored (the publish may have
-// failed after it), so a later request that finds a claim publishes again
-// under the same Nats-Msg-Id, which the stream counts once, and only a
-// marker holding a sequence answers duplicate outright. The event is
-// accepted once its marker says stored; if that last write fails the
-// provider is asked to retry, which may deliver the event twice (the
-// usual at-least-once) but closes the window for replays.
-func (q *Queue) enqueueGuarded(ctx context.Context, ev *Event, key string, window time.Duration) (EnqueueResult, error) {
-	rev, err := q.dedupe.Create(ctx, key, []byte(markerClaimed), jetstream.KeyTTL(window))
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		entry, gerr := q.dedupe.Get(ctx, key)
-		if gerr != nil {
-			return EnqueueResult{}, fmt.Errorf("%w: reading dedupe marker: %v", ErrUnavailable, gerr)
-		}
-		if string(entry.Value()) != markerClaimed {
-			return duplicateOf(entry), nil
-		}
-		rev = entry.Revision()
-	} else if err != nil {
+	// The event is stored. A duplicate the stream's window caught gets its
+	// marker too, in case the first copy's marker was the write lost.
+	marker := &nats.Msg{Subject: seen, Data: []byte(strconv.FormatUint(ack.Sequence, 10))}
+	if !ev.ReplayGuard {
+		_, _ = q.JS.PublishMsgAsync(marker, jetstream.WithMsgTTL(window))
+		return EnqueueResult{Duplicate: ack.Duplicate, Sequence: ack.Sequence}, nil
+	}
+	if _, err := q.JS.PublishMsg(ctx, marker, jetstream.WithMsgTTL(window)); err != nil {
 		return EnqueueResult{}, fmt.Errorf("%w: writing dedupe marker, which guards this provider against replays: %v", ErrUnavailable, err)
 	}
-	ack, err := q.publishEvent(ctx, ev, key)
-	if err != nil {
-		return EnqueueResult{}, fmt.Errorf("%w: storing event: %v", ErrUnavailable, err)
-	}
-	if err := q.markStored(ctx, key, rev, ack.Sequence, window); err != nil {
-		return EnqueueResult{}, fmt.Errorf("%w: recording the stored event in its dedupe marker: %v", ErrUnavailable, err)
-	}
 	return EnqueueResult{Duplicate: ack.Duplicate, Sequence: ack.Sequence}, nil
 }
 
-// markStored replaces the claim at revision rev with the event's sequence,
-// keeping the marker's TTL (KeyValue.Update cannot set one). Losing the
-// race to another request that stored the same event is success.
-func (q *Queue) markStored(ctx context.Context, key string, rev, seq uint64, ttl time.Duration) error {
-	msg := &nats.Msg{Subject: "$KV." + DedupeBucket + "." + key, Data: []byte(strconv.FormatUint(seq, 10))}
-	_, err := q.JS.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl))
+// isWrongLastSequence reports the server's refusal of an expected last
+// sequence: for an event, that its marker exists.
+func isWrongLastSequence(err error) bool {
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-		if entry, gerr := q.dedupe.Get(ctx, key); gerr == nil && string(entry.Value()) != markerClaimed {
-			return nil
-		}
-	}
-	return err
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // errCodeMsgIDInProcess: a replicated stream is still storing another
@@ -415,11 +355,12 @@ func (q *Queue) markStored(ctx context.Context, key string, rev, seq uint64, ttl
 // as a duplicate.
 const errCodeMsgIDInProcess = 10158
 
-// publishEvent stores ev under its dedupe key, waiting out a concurrent
-// copy still in process instead of refusing the provider.
-func (q *Queue) publishEvent(ctx context.Context, ev *Event, key string) (*jetstream.PubAck, error) {
+// publishEvent stores ev under its dedupe key, unless subject seen holds a
+// marker, waiting out a concurrent copy still in process instead of
+// refusing the provider.
+func (q *Queue) publishEvent(ctx context.Context, ev *Event, key, seen string) (*jetstream.PubAck, error) {
 	for pause := 5 * time.Millisecond; ; pause *= 2 {
-		ack, err := q.JS.PublishMsg(ctx, eventMsg(ev), jetstream.WithMsgID(key))
+		ack, err := q.JS.PublishMsg(ctx, eventMsg(ev), jetstream.WithMsgID(key), jetstream.WithExpectLastSequenceForSubject(0, seen))
 		var apiErr *jetstream.APIError
 		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errCodeMsgIDInProcess || pause > 500*time.Millisecond {
 			return ack, err
@@ -459,7 +400,18 @@ func (q *Queue) IncrSync(ctx context.Context, uid, c string, n int64) error {
 
 // Counters are the totals of one endpoint.
 type Counters struct {
-	Received, Rejected, Duplicates, Delivered, Retries, DeadLettered int64
+	// Received is every event stored: those delivered, those dead-lettered
+	// (less those replayed, which are stored again) and those still
+	// stored. It is derived rather than counted, so storing an event costs
+	// no counter write, and it is exact whenever the others are: each
+	// event is stored, then counted delivered or dead-lettered before it
+	// leaves the stream. An event being finished right now (counted, not
+	// yet acknowledged) counts twice for that moment.
+	Received int64
+
+	Rejected, Duplicates, Delivered, Retries, DeadLettered int64
+	// Replayed is dead letters moved back into the queue.
+	Replayed int64
 	// QueuedBytes is the bytes of events waiting for delivery.
 	QueuedBytes int64
 	// Pending is stored-but-not-finished events: waiting, in flight or in backoff.
@@ -468,33 +420,9 @@ type Counters struct {
 
 // ReadCounters reads every counter of an endpoint and its pending count.
 func (q *Queue) ReadCounters(ctx context.Context, uid string) (Counters, error) {
+	// Pending first: an event finished between the two reads then counts
+	// twice for a moment rather than not at all.
 	var c Counters
-	s, err := q.JS.Stream(ctx, CountersStream)
-	if err != nil {
-		return c, fmt.Errorf("opening stream %s: %w", CountersStream, err)
-	}
-	for _, name := range allCounters {
-		v, err := readCounter(ctx, s, CounterSubject(uid, name))
-		if err != nil {
-			return c, err
-		}
-		switch name {
-		case CounterReceived:
-			c.Received = v
-		case CounterRejected:
-			c.Rejected = v
-		case CounterDuplicates:
-			c.Duplicates = v
-		case CounterDelivered:
-			c.Delivered = v
-		case CounterRetries:
-			c.Retries = v
-		case CounterDeadLettered:
-			c.DeadLettered = v
-		case CounterQueuedBytes:
-			c.QueuedBytes = v
-		}
-	}
 	info, err := q.JS.Consumer(ctx, EventsStream, ConsumerName(uid))
 	switch {
 	case err == nil:
@@ -516,6 +444,33 @@ func (q *Queue) ReadCounters(ctx context.Context, uid string) (Counters, error) 
 	default:
 		return c, fmt.Errorf("reading consumer %s: %w", ConsumerName(uid), err)
 	}
+	s, err := q.JS.Stream(ctx, CountersStream)
+	if err != nil {
+		return c, fmt.Errorf("opening stream %s: %w", CountersStream, err)
+	}
+	for _, name := range allCounters {
+		v, err := readCounter(ctx, s, CounterSubject(uid, name))
+		if err != nil {
+			return c, err
+		}
+		switch name {
+		case CounterReplayed:
+			c.Replayed = v
+		case CounterRejected:
+			c.Rejected = v
+		case CounterDuplicates:
+			c.Duplicates = v
+		case CounterDelivered:
+			c.Delivered = v
+		case CounterRetries:
+			c.Retries = v
+		case CounterDeadLettered:
+			c.DeadLettered = v
+		case CounterQueuedBytes:
+			c.QueuedBytes = v
+		}
+	}
+	c.Received = c.Delivered + c.DeadLettered - c.Replayed + c.Pending
 	return c, nil
 }
 
@@ -645,7 +600,7 @@ func (q *Queue) DeadLetter(ctx context.Context, uid string, data []byte, header 
 }
 
 // Purge removes everything Hookgate keeps for an endpoint: its consumer,
-// queued events, dead letters, counters, dedupe markers and state.
+// queued events, dedupe markers, dead letters, counters and state.
 func (q *Queue) Purge(ctx context.Context, uid string) error {
 	if err := q.JS.DeleteConsumer(ctx, EventsStream, ConsumerName(uid)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return fmt.Errorf("deleting consumer: %w", err)
@@ -654,7 +609,7 @@ func (q *Queue) Purge(ctx context.Context, uid string) error {
 		{EventsStream, EventsSubject(uid)},
 		{DLQStream, DLQSubject(uid)},
 		{CountersStream, countersPrefix + uid + ".*"},
-		{"KV_" + DedupeBucket, "$KV." + DedupeBucket + "." + uid + ".*"},
+		{EventsStream, seenPrefix + uid + ".*"},
 		{"KV_" + StateBucket, "$KV." + StateBucket + "." + uid + ".*"},
 		{"KV_" + AttemptsBucket, "$KV." + AttemptsBucket + "." + uid + ".*"},
 	}
@@ -672,8 +627,8 @@ func (q *Queue) Purge(ctx context.Context, uid string) error {
 
 // Replay moves an endpoint's dead letters back into its events stream, in
 // the order they died, and returns how many it moved. Each is re-published
-// before it is deleted from the dead-letter stream, so a crash midway can
-// only replay one twice, never lose it. Dead letters arriving during the
+// and counted as replayed before it is deleted from the dead-letter stream,
+// so a crash midway can only replay one twice, never lose it. Dead letters arriving during the
 // replay are left for the next one.
 func (q *Queue) Replay(ctx context.Context, uid string) (int64, error) {
 	dlq, err := q.JS.Stream(ctx, DLQStream)
@@ -720,6 +675,11 @@ func (q *Queue) Replay(ctx context.Context, uid string) (int64, error) {
 		cancel()
 		if err != nil {
 			return n, fmt.Errorf("re-queueing dead letter %d: %w", md.Sequence.Stream, err)
+		}
+		// Stored again, it is received again unless counted as replayed
+		// (see Counters.Received); once per dead letter, before it goes.
+		if _, err := q.CountOnce(ctx, uid, CounterReplayed, "dlq-"+strconv.FormatUint(md.Sequence.Stream, 10), 1); err != nil {
+			return n, fmt.Errorf("counting replayed dead letter %d: %w", md.Sequence.Stream, err)
 		}
 		if err := dlq.DeleteMsg(ctx, md.Sequence.Stream); err != nil {
 			return n, fmt.Errorf("removing replayed dead letter %d: %w", md.Sequence.Stream, err)

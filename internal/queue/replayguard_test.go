@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,8 +43,6 @@ func refuseWrites(t *testing.T, q *Queue, name string) (restore func()) {
 	}
 }
 
-const dedupeStream = "KV_" + DedupeBucket
-
 // storedFor is how many events of uid the events stream holds.
 func storedFor(t *testing.T, q *Queue, uid string) uint64 {
 	t.Helper()
@@ -65,56 +65,156 @@ func mailgunEvent(uid, token, body string) *Event {
 		ReceivedAt: time.Now(), Body: []byte(body), ReplayGuard: true}
 }
 
-func TestAGuardedEventIsNotStoredWhileItsMarkerCannotBeWritten(t *testing.T) {
-	q := startQueue(t)
+// markerOf is the dedupe marker of a delivery (nil when there is none),
+// waiting a moment for one written asynchronously.
+func markerOf(t *testing.T, q *Queue, uid, deliveryID string) *jetstream.RawStreamMsg {
+	t.Helper()
 	ctx := context.Background()
-	const uid = "uid-guard"
-	restore := refuseWrites(t, q, dedupeStream)
-
-	// The provider's delivery, then an attacker replaying its token with
-	// another body: neither may be stored without a marker.
-	for i, body := range []string{`{"event":"delivered"}`, `{"event":"forged"}`} {
-		r, err := q.Enqueue(ctx, mailgunEvent(uid, "tok-1", body), time.Hour)
-		if !errors.Is(err, ErrUnavailable) {
-			t.Fatalf("request %d: Enqueue = %+v, %v; want ErrUnavailable while the marker cannot be written", i+1, r, err)
+	s, err := q.JS.Stream(ctx, EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		m, err := s.GetLastMsgForSubject(ctx, SeenSubject(uid, deliveryID))
+		if err == nil {
+			return m
 		}
-	}
-	if n := storedFor(t, q, uid); n != 0 {
-		t.Fatalf("%d events stored although their replay guard was never written", n)
-	}
-	// An event whose dedupe is only a convenience is still stored.
-	plain := mailgunEvent(uid, "gh-1", "{}")
-	plain.ReplayGuard = false
-	if _, err := q.Enqueue(ctx, plain, time.Hour); err != nil {
-		t.Fatalf("an unguarded event was refused over its marker: %v", err)
-	}
-
-	restore()
-	r, err := q.Enqueue(ctx, mailgunEvent(uid, "tok-1", `{"event":"delivered"}`), time.Hour)
-	if err != nil || r.Duplicate {
-		t.Fatalf("provider's retry after recovery: %+v, %v; want it stored", r, err)
-	}
-	r, err = q.Enqueue(ctx, mailgunEvent(uid, "tok-1", `{"event":"forged"}`), time.Hour)
-	if err != nil || !r.Duplicate {
-		t.Fatalf("replay after recovery: %+v, %v; want a duplicate", r, err)
-	}
-	if n := storedFor(t, q, uid); n != 2 {
-		t.Fatalf("%d events stored, want the unguarded one and the token's once", n)
+		if !errors.Is(err, jetstream.ErrMsgNotFound) {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
 	}
 }
 
-func TestAGuardedEventWhoseStoreFailedIsStoredByTheRetry(t *testing.T) {
+// After the stream's Nats-Msg-Id window, only the marker refuses a
+// redelivery; without it (purged here) the same delivery is stored again,
+// which is what shows the marker, not the window, caught it.
+func TestTheMarkerRefusesARedeliveryAfterTheRaceWindow(t *testing.T) {
+	q := startQueueWith(t, Options{RaceWindow: 500 * time.Millisecond})
+	ctx := context.Background()
+	const uid = "uid-late"
+	ev := &Event{EndpointUID: uid, DeliveryID: "d-1", ReceivedAt: time.Now(), Body: []byte("{}")}
+	first, err := q.Enqueue(ctx, ev, time.Hour)
+	if err != nil || first.Duplicate {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	m := markerOf(t, q, uid, "d-1")
+	if m == nil {
+		t.Fatal("no marker written")
+	}
+	if got, want := string(m.Data), strconv.FormatUint(first.Sequence, 10); got != want {
+		t.Fatalf("marker = %q, want the event's sequence %s", got, want)
+	}
+	time.Sleep(time.Second)
+	if r, err := q.Enqueue(ctx, ev, time.Hour); err != nil || !r.Duplicate {
+		t.Fatalf("redelivery after the race window: %+v %v, want a duplicate", r, err)
+	}
+	if n := storedFor(t, q, uid); n != 1 {
+		t.Fatalf("%d stored, want 1", n)
+	}
+	s, _ := q.JS.Stream(ctx, EventsStream)
+	if err := s.Purge(ctx, jetstream.WithPurgeSubject(SeenSubject(uid, "d-1"))); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := q.Enqueue(ctx, ev, time.Hour); err != nil || r.Duplicate {
+		t.Fatalf("without its marker: %+v %v, want stored again", r, err)
+	}
+	if n := storedFor(t, q, uid); n != 2 {
+		t.Fatalf("%d stored, want 2", n)
+	}
+}
+
+// Copies of one delivery racing through many receivers at once are stored
+// once: the Nats-Msg-Id window catches those that arrive before the first
+// copy's marker.
+func TestConcurrentCopiesAreStoredOnce(t *testing.T) {
 	q := startQueue(t)
 	ctx := context.Background()
-	const uid = "uid-claim"
+	const uid, copies = "uid-race", 50
+	var wg sync.WaitGroup
+	var stored atomic.Int64
+	for i := 0; i < copies; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := q.Enqueue(ctx, &Event{EndpointUID: uid, DeliveryID: "same", ReceivedAt: time.Now(), Body: []byte("{}")}, time.Hour)
+			if err != nil {
+				t.Error(err)
+			}
+			if !r.Duplicate {
+				stored.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if stored.Load() != 1 || storedFor(t, q, uid) != 1 {
+		t.Fatalf("%d answered stored, %d in the stream; want 1", stored.Load(), storedFor(t, q, uid))
+	}
+}
+
+// A guarded event (Mailgun's single-use token) is accepted only once its
+// marker is written: it exists when Enqueue returns.
+func TestAGuardedEventIsAcceptedWithItsMarkerWritten(t *testing.T) {
+	q := startQueue(t)
+	ctx := context.Background()
+	if _, err := q.Enqueue(ctx, mailgunEvent("uid-g", "tok-1", "{}"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := q.JS.Stream(ctx, EventsStream)
+	if _, err := s.GetLastMsgForSubject(ctx, SeenSubject("uid-g", "tok-1")); err != nil {
+		t.Fatalf("guarded marker not there when Enqueue returned: %v", err)
+	}
+	if r, err := q.Enqueue(ctx, mailgunEvent("uid-g", "tok-1", `{"forged":1}`), time.Hour); err != nil || !r.Duplicate {
+		t.Fatalf("replay: %+v %v, want a duplicate", r, err)
+	}
+}
+
+// TestAnEventStoredWithoutItsMarkerGetsOneOnItsRetry covers an event in the
+// stream whose marker was lost (a crash between the two writes): the
+// stream's Nats-Msg-Id window answers the retry as a duplicate, and that
+// retry writes the marker, or a replay after the window would be stored
+// again.
+func TestAnEventStoredWithoutItsMarkerGetsOneOnItsRetry(t *testing.T) {
+	q := startQueue(t)
+	ctx := context.Background()
+	const uid = "uid-lost"
+	first, err := q.Enqueue(ctx, mailgunEvent(uid, "tok-3", "{}"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := q.JS.Stream(ctx, EventsStream)
+	if err := s.Purge(ctx, jetstream.WithPurgeSubject(SeenSubject(uid, "tok-3"))); err != nil {
+		t.Fatal(err)
+	}
+	r, err := q.Enqueue(ctx, mailgunEvent(uid, "tok-3", "{}"), time.Hour)
+	if err != nil || !r.Duplicate {
+		t.Fatalf("retry inside the stream's window: %+v, %v; want a duplicate", r, err)
+	}
+	m := markerOf(t, q, uid, "tok-3")
+	if m == nil {
+		t.Fatal("the retry answered duplicate without writing the marker")
+	}
+	if got, want := string(m.Data), strconv.FormatUint(first.Sequence, 10); got != want {
+		t.Fatalf("marker = %q, want the stored event's sequence %s", got, want)
+	}
+	if n := storedFor(t, q, uid); n != 1 {
+		t.Fatalf("%d events stored, want 1", n)
+	}
+}
+
+// A full store refuses the event and its marker alike; the provider's
+// retry after recovery is stored, once.
+func TestAnEventRefusedByAFullStoreIsStoredByTheRetry(t *testing.T) {
+	q := startQueue(t)
+	ctx := context.Background()
+	const uid = "uid-full"
 	restore := refuseWrites(t, q, EventsStream)
 	if _, err := q.Enqueue(ctx, mailgunEvent(uid, "tok-2", "{}"), time.Hour); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Enqueue with the events stream full = %v, want ErrUnavailable", err)
 	}
 	restore()
-
-	// The marker was claimed before the store failed; the retry must not
-	// mistake the claim for a stored event, or the event would be lost.
 	r, err := q.Enqueue(ctx, mailgunEvent(uid, "tok-2", "{}"), time.Hour)
 	if err != nil || r.Duplicate {
 		t.Fatalf("retry: %+v, %v; want the event stored", r, err)
@@ -127,56 +227,18 @@ func TestAGuardedEventWhoseStoreFailedIsStoredByTheRetry(t *testing.T) {
 	}
 }
 
-// TestAGuardedEventStoredWithoutItsMarkerGetsOneOnItsRetry covers an event
-// already in the stream whose marker was lost (written by a receiver that
-// ignored the failure, or a crash between the two writes): the stream's
-// Nats-Msg-Id window answers the retry as a duplicate, and that retry must
-// write the marker, or a replay after the window would be stored again.
-func TestAGuardedEventStoredWithoutItsMarkerGetsOneOnItsRetry(t *testing.T) {
-	q := startQueue(t)
-	ctx := context.Background()
-	const uid = "uid-lost"
-	restore := refuseWrites(t, q, dedupeStream)
-	unguarded := mailgunEvent(uid, "tok-3", "{}")
-	unguarded.ReplayGuard = false
-	first, err := q.Enqueue(ctx, unguarded, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	restore()
-
-	r, err := q.Enqueue(ctx, mailgunEvent(uid, "tok-3", "{}"), time.Hour)
-	if err != nil || !r.Duplicate {
-		t.Fatalf("retry inside the stream's window: %+v, %v; want a duplicate", r, err)
-	}
-	entry, err := q.dedupe.Get(ctx, dedupeKey(uid, "tok-3"))
-	if err != nil {
-		t.Fatalf("the retry answered duplicate without writing the marker: %v", err)
-	}
-	if got, want := string(entry.Value()), strconv.FormatUint(first.Sequence, 10); got != want {
-		t.Fatalf("marker = %q, want the stored event's sequence %s", got, want)
-	}
-	if n := storedFor(t, q, uid); n != 1 {
-		t.Fatalf("%d events stored, want 1", n)
-	}
-}
-
-// TestAGuardedMarkerKeepsItsWindow: marking the claim as stored must not
-// drop the per-key TTL, or markers would pile up for MaxDedupeWindow.
+// A marker keeps the endpoint's window as its TTL, or markers would pile
+// up for MaxDedupeWindow.
 func TestAGuardedMarkerKeepsItsWindow(t *testing.T) {
 	q := startQueue(t)
 	ctx := context.Background()
 	if _, err := q.Enqueue(ctx, mailgunEvent("uid-ttl", "tok-4", "{}"), time.Second); err != nil {
 		t.Fatal(err)
 	}
-	key := dedupeKey("uid-ttl", "tok-4")
-	entry, err := q.dedupe.Get(ctx, key)
-	if err != nil || string(entry.Value()) == markerClaimed {
-		t.Fatalf("marker after a stored event: %v, %v; want the sequence", entry, err)
-	}
 	deadline := time.Now().Add(10 * time.Second)
+	s, _ := q.JS.Stream(ctx, EventsStream)
 	for {
-		if _, err := q.dedupe.Get(ctx, key); err != nil {
+		if _, err := s.GetLastMsgForSubject(ctx, SeenSubject("uid-ttl", "tok-4")); err != nil {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -362,6 +362,15 @@ func (c *cluster) counter(ctx context.Context, ep endpoint, name string) (int64,
 	return n, err
 }
 
+// received reads ep's received count (derived from delivered, dead
+// letters and what is stored: see queue.Counters).
+func (c *cluster) received(ctx context.Context, ep endpoint) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cs, err := c.q.ReadCounters(ctx, ep.uid)
+	return cs.Received, err
+}
+
 // waitCounter waits until counter name of ep reaches want; the handler
 // and the dispatcher increment counters without waiting for the ack.
 func (c *cluster) waitCounter(ctx context.Context, ep endpoint, name string, want int64, d time.Duration) (int64, error) {

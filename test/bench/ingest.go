@@ -11,7 +11,6 @@ import (
 	"time"
 
 	ingserver "github.com/hookgate/hookgate/ingress/server"
-	"github.com/hookgate/hookgate/internal/queue"
 )
 
 // Program names, as the tables print them.
@@ -151,7 +150,7 @@ func (b *bench) receiverRun(ctx context.Context, c int, row *ingestRow) (*runRes
 	if err != nil {
 		return nil, err
 	}
-	recv0, err := cl.counter(ctx, ep, queue.CounterReceived)
+	recv0, err := cl.received(ctx, ep)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +160,7 @@ func (b *bench) receiverRun(ctx context.Context, c int, row *ingestRow) (*runRes
 	if err := cl.alive(); err != nil {
 		return nil, err
 	}
-	recv, err := cl.waitCounter(ctx, ep, queue.CounterReceived, recv0+res.OK, 30*time.Second)
+	recv, err := cl.received(ctx, ep)
 	if err != nil {
 		return nil, err
 	}

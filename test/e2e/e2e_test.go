@@ -333,9 +333,9 @@ var _ = Describe("A webhook through the whole system", func() {
 		// The dedupe marker survived too. Checked in the bucket itself: within
 		// two minutes JetStream's own Nats-Msg-Id window would also catch a
 		// redelivery, so a duplicate answer alone proves nothing.
-		kv, err := jetStream().KeyValue(context.Background(), queue.DedupeBucket)
+		events, err := jetStream().Stream(context.Background(), queue.EventsStream)
 		Expect(err).NotTo(HaveOccurred())
-		_, err = kv.Get(context.Background(), queue.DedupeKey(string(cur.UID), "42:kill-1"))
+		_, err = events.GetLastMsgForSubject(context.Background(), queue.SeenSubject(string(cur.UID), "42:kill-1"))
 		Expect(err).NotTo(HaveOccurred(), "dedupe marker lost across SIGKILL")
 		Expect(f.github(`{"survive":"sigkill"}`, "kill-1")).To(Equal(http.StatusOK))
 		Eventually(f.counters(), timeout, poll).Should(HaveField("Duplicates", int64(1)))
