@@ -35,28 +35,39 @@ func (w *CounterWatcher) Start(ctx context.Context) error {
 		w.Interval = 2 * time.Second
 	}
 	w.dirty = map[string]struct{}{}
-	var sub *nats.Subscription
+	var subs []*nats.Subscription
+	mark := func(m *nats.Msg) {
+		if uid, ok := queue.UIDFromCounterSubject(m.Subject); ok {
+			w.mu.Lock()
+			w.dirty[uid] = struct{}{}
+			w.mu.Unlock()
+		}
+	}
 	tick := time.NewTicker(w.Interval)
 	defer tick.Stop()
 	for {
-		if sub == nil {
+		if subs == nil {
 			nc, err := w.Conn(ctx)
-			if err == nil {
-				sub, err = nc.Subscribe(queue.CounterSubjectsFilter, func(m *nats.Msg) {
-					if uid, ok := queue.UIDFromCounterSubject(m.Subject); ok {
-						w.mu.Lock()
-						w.dirty[uid] = struct{}{}
-						w.mu.Unlock()
-					}
-				})
+			for _, subject := range queue.StatusSubjects {
+				if err != nil {
+					break
+				}
+				var sub *nats.Subscription
+				if sub, err = nc.Subscribe(subject, mark); err == nil {
+					subs = append(subs, sub)
+				}
 			}
 			if err != nil {
+				for _, sub := range subs {
+					_ = sub.Unsubscribe()
+				}
+				subs = nil
 				log.V(1).Info("Subscribing to counters failed; retrying", "error", err.Error())
 			}
 		}
 		select {
 		case <-ctx.Done():
-			if sub != nil {
+			for _, sub := range subs {
 				_ = sub.Unsubscribe()
 			}
 			return nil

@@ -70,6 +70,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 			log.Error(err, "Acknowledging delivered event failed; it may be delivered again")
 			return
 		}
+		d.Queue.Acked(ep.UID, seq)
 		if first {
 			d.unqueue(ep, msg)
 		}
@@ -94,6 +95,8 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 		first := d.countOnce(ctx, ep, queue.CounterDeadLettered, seq, "deadlettered")
 		if err := msg.DoubleAck(ctx); err != nil {
 			log.Error(err, "Acknowledging dead-lettered event failed")
+		} else {
+			d.Queue.Acked(ep.UID, seq)
 		}
 		if first {
 			d.unqueue(ep, msg)
@@ -123,7 +126,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 // event acknowledged all the same: delivering it again to count it would
 // cost the target more than a counter short by one.
 func (d *Dispatcher) countOnce(ctx context.Context, ep *registry.Endpoint, counter string, seq uint64, outcome string) bool {
-	first, err := d.Queue.CountOnce(ctx, ep.UID, counter, strconv.FormatUint(seq, 10), 1)
+	first, err := d.Queue.CountFinished(ctx, ep.UID, counter, seq)
 	if err != nil {
 		d.Log.Error(err, "Counting a finished event failed", "endpoint", ep.Key.String(), "counter", counter)
 		first = true

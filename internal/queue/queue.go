@@ -109,6 +109,7 @@ type Queue struct {
 	state    jetstream.KeyValue
 	attempts jetstream.KeyValue
 	counters *counterBatch
+	tally    *tally
 }
 
 // Open ensures the streams and buckets exist on nc and returns a Queue.
@@ -120,7 +121,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating JetStream context: %w", err)
 	}
-	q := &Queue{NC: nc, JS: js, opts: opts, counters: &counterBatch{js: js}}
+	q := &Queue{NC: nc, JS: js, opts: opts, counters: &counterBatch{js: js}, tally: newTally(js, opts.PublishTimeout)}
 	streams := []jetstream.StreamConfig{{
 		Name:        EventsStream,
 		Description: "Verified webhook events waiting for delivery",
@@ -160,6 +161,18 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 		// Increments that must count once (CountOnce) carry a
 		// Nats-Msg-Id; a repeat inside this window is dropped.
 		Duplicates: CountOnceWindow,
+	}, {
+		Name:        TallyStream,
+		Description: "Delivered and dead-lettered events per endpoint, counted once (see tally.go)",
+		Subjects:    []string{tallyPrefix + "*"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    opts.Replicas,
+		// Read from the leader only: every write is a compare-and-set
+		// against what was read.
+		AllowDirect:       false,
+		MaxMsgsPerSubject: 1,
+		Duplicates:        2 * time.Minute,
 	}}
 	opts.streamLimits(&streams[0], &streams[1])
 	for _, cfg := range streams {
@@ -199,7 +212,7 @@ func Attach(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating JetStream context: %w", err)
 	}
-	q := &Queue{NC: nc, JS: js, opts: opts, counters: &counterBatch{js: js}}
+	q := &Queue{NC: nc, JS: js, opts: opts, counters: &counterBatch{js: js}, tally: newTally(js, opts.PublishTimeout)}
 	if q.state, err = js.KeyValue(ctx, StateBucket); err != nil {
 		return nil, fmt.Errorf("opening bucket %s (has a receiver started?): %w", StateBucket, err)
 	}
@@ -221,8 +234,16 @@ func CounterSubject(uid, c string) string { return countersPrefix + uid + "." + 
 // CounterSubjectsFilter matches every counter of every endpoint.
 const CounterSubjectsFilter = countersPrefix + "*.*"
 
-// UIDFromCounterSubject returns the endpoint UID of a counter subject.
+// StatusSubjects match every write that changes an endpoint's counters:
+// its counters and its tally.
+var StatusSubjects = []string{CounterSubjectsFilter, tallyPrefix + "*"}
+
+// UIDFromCounterSubject returns the endpoint UID of a counter or tally
+// subject.
 func UIDFromCounterSubject(subject string) (string, bool) {
+	if uid, ok := strings.CutPrefix(subject, tallyPrefix); ok {
+		return uid, uid != "" && !strings.Contains(uid, ".")
+	}
 	rest, ok := strings.CutPrefix(subject, countersPrefix)
 	if !ok {
 		return "", false
@@ -470,6 +491,14 @@ func (q *Queue) ReadCounters(ctx context.Context, uid string) (Counters, error) 
 			c.QueuedBytes = v
 		}
 	}
+	// Finished events are tallied (exactly once, see tally.go); counters
+	// of the same name written before the tally existed still count.
+	t, err := q.readTally(ctx, uid)
+	if err != nil {
+		return c, err
+	}
+	c.Delivered += t.Delivered
+	c.DeadLettered += t.DeadLettered
 	c.Received = c.Delivered + c.DeadLettered - c.Replayed + c.Pending
 	return c, nil
 }
@@ -609,6 +638,7 @@ func (q *Queue) Purge(ctx context.Context, uid string) error {
 		{EventsStream, EventsSubject(uid)},
 		{DLQStream, DLQSubject(uid)},
 		{CountersStream, countersPrefix + uid + ".*"},
+		{TallyStream, TallySubject(uid)},
 		{EventsStream, seenPrefix + uid + ".*"},
 		{"KV_" + StateBucket, "$KV." + StateBucket + "." + uid + ".*"},
 		{"KV_" + AttemptsBucket, "$KV." + AttemptsBucket + "." + uid + ".*"},
