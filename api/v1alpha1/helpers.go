@@ -113,10 +113,11 @@ func (p Provider) ReceiverChoosesSecret() bool {
 }
 
 // VerifiesWithPublicKeysOnly reports whether the endpoint needs no Secret:
-// its provider signs with a private key, or its provider may verify with
-// public keys and it lists some and no Secret (Standard Webhooks v1a).
+// its provider signs with a private key (whose public keys are in the spec
+// or published by the issuer, KeysFromIssuer), or its provider may verify
+// with public keys and it lists some and no Secret (Standard Webhooks v1a).
 func (s *WebhookEndpointSpec) VerifiesWithPublicKeysOnly() bool {
-	if s.Provider.IsAsymmetric() {
+	if s.Provider.IsAsymmetric() || s.Provider.KeysFromIssuer() {
 		return true
 	}
 	info, _ := LookupProvider(s.Provider)

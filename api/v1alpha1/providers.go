@@ -85,6 +85,9 @@ const (
 	KeyFormatHexEd25519 KeyFormat = "hex-ed25519"
 	// KeyFormatBase64DER is a base64 DER public key in spec.publicKeys.
 	KeyFormatBase64DER KeyFormat = "base64-der"
+	// KeyFormatBase64 is a provider's key written as base64 text, which the
+	// verifier decodes (HMACRecipe.KeyEncoding "base64").
+	KeyFormatBase64 KeyFormat = "base64"
 	// KeyFormatVerifyTokenSecret is the provider's secret, optionally
 	// preceded by a verify token the receiver chose and a colon:
 	// "[<verify token>:]<app secret>" (Meta: the app secret signs
@@ -122,6 +125,10 @@ const (
 	// HandshakeXCRC is X's challenge-response check: a GET with crc_token,
 	// answered {"response_token": "sha256=<base64 HMAC-SHA256(crc_token)>"}.
 	HandshakeXCRC Handshake = "x-challenge-response-check"
+	// HandshakeHeadCheck is a HEAD request the provider sends to check that
+	// the URL exists (Trello, on creating a webhook), answered 200 with no
+	// body; it carries no signature and is never stored.
+	HandshakeHeadCheck Handshake = "head-check"
 )
 
 // ProviderInfo is everything Hookgate knows about one provider.
@@ -149,6 +156,8 @@ type ProviderInfo struct {
 	HMAC *HMACRecipe
 	// Token is the recipe of a SchemeToken entry.
 	Token *TokenRecipe
+	// JWT is what a SchemeJWT entry fixes (providers_keypair.go).
+	JWT *JWTRecipe
 }
 
 // SignatureInfo describes a provider's signature (or credential).
@@ -237,6 +246,10 @@ type HMACRecipe struct {
 	// IDField is a JSON path (dots between object keys) of a string in the
 	// body used as the delivery id, signed with the body.
 	IDField string
+	// KeyEncoding is how the Secret writes the HMAC key: "" (the bytes as
+	// they are) or "base64" (the key is the decoded bytes, as Microsoft
+	// Teams and Airtable hand it out).
+	KeyEncoding string
 }
 
 // TokenRecipe is a provider that authenticates with a static credential.

@@ -70,9 +70,10 @@ func (r providerRule) marker() string {
 
 func providerRules() []providerRule {
 	asym, opt, rot := AsymmetricProviders(), PublicKeysOptionalProviders(), ReceiverChoosesSecretProviders()
+	noSecret, jwt, iss := NoSecretProviders(), JWTProviders(), JWTIssuerFromSpecProviders()
 	return []providerRule{
 		{
-			rule:    "self.provider in " + celList(asym) + " || has(self.secretRef) || (self.provider in " + celList(opt) + " && has(self.publicKeys))",
+			rule:    "self.provider in " + celList(noSecret) + " || has(self.secretRef) || (self.provider in " + celList(opt) + " && has(self.publicKeys))",
 			message: "spec.secretRef is required for this provider (" + words(opt) + " may use spec.publicKeys instead)",
 		},
 		{
@@ -86,6 +87,22 @@ func providerRules() []providerRule {
 		{
 			rule:    "!has(self.rotation) || self.provider in " + celList(rot),
 			message: "spec.rotation is only possible where the receiver chooses the secret: " + commas(rot),
+		},
+		{
+			rule:    "!(self.provider in " + celList(jwt) + ") || has(self.jwt)",
+			message: "spec.jwt (at least spec.jwt.audiences) is required for " + words(jwt),
+		},
+		{
+			rule:    "!has(self.jwt) || self.provider in " + celList(jwt),
+			message: "spec.jwt is only used by " + words(jwt),
+		},
+		{
+			rule:    "!(self.provider in " + celList(iss) + ") || (has(self.jwt) && has(self.jwt.issuer))",
+			message: "spec.jwt.issuer is required for " + words(iss),
+		},
+		{
+			rule:    "!has(self.jwt) || !has(self.jwt.issuer) || self.provider in " + celList(iss),
+			message: "spec.jwt.issuer may only be set for " + words(iss) + ": the other providers' issuer is fixed",
 		},
 	}
 }
@@ -176,7 +193,7 @@ func TestDerivedHelpersFollowTheTable(t *testing.T) {
 			t.Errorf("%s: a table-driven scheme needs its recipe", info.Name)
 		}
 		spec := WebhookEndpointSpec{Provider: info.Name, PublicKeys: []string{"k"}}
-		if got, want := spec.VerifiesWithPublicKeysOnly(), info.Key.Kind == KeyPublicKey || info.Key.PublicKeysOptional; got != want {
+		if got, want := spec.VerifiesWithPublicKeysOnly(), info.Key.Kind == KeyPublicKey || info.Key.Kind == KeyIssuerKeys || info.Key.PublicKeysOptional; got != want {
 			t.Errorf("%s: VerifiesWithPublicKeysOnly with public keys and no Secret = %v, want %v", info.Name, got, want)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // Provider names the sender whose signature scheme an endpoint verifies.
-// +kubebuilder:validation:Enum=github;gitlab;bitbucket;stripe;shopify;slack;twilio;standardwebhooks;svix;linear;square;paddle;discord;sendgrid;mailgun;zoom;intercom;twitch;generic-hmac;bearer;basic;okta;mailchimp;mandrill;dialogflow;braintree;travis;circleci;meta;coinbase;docusign;typeform;xero;facebook;instagram;whatsapp;x;hubspot;zendesk;pagerduty;sentry;vercel;calendly;workos;buildkite;buildkite-token;orb;tiktok;postmark;resend;clerk;openai;replicate
+// +kubebuilder:validation:Enum=github;gitlab;bitbucket;stripe;shopify;slack;twilio;standardwebhooks;svix;linear;square;paddle;discord;sendgrid;mailgun;zoom;intercom;twitch;generic-hmac;bearer;basic;okta;mailchimp;mandrill;dialogflow;braintree;travis;circleci;meta;coinbase;docusign;typeform;xero;facebook;instagram;whatsapp;x;hubspot;zendesk;pagerduty;sentry;vercel;calendly;workos;buildkite;buildkite-token;orb;tiktok;postmark;resend;clerk;openai;replicate;gitea;forgejo;gogs;bitbucket-server;jira;terraform-cloud;heroku;snyk;sonarqube;sonatype-nexus;pulumi;doppler;grafana;launchdarkly;autodesk;alchemy;razorpay;gocardless;woocommerce;lemonsqueezy;paystack;checkout;bolt;worldline;coinify;fourthwall;oracle-commerce;castle;onfido;veriff;messenger;pusher;webex;segment;clickup;calcom;helpscout;attio;shortcut;todoist;sendbird;line;viber;acuity;tally;ashby;box;mux;persona;elevenlabs;billit;ghost;frameio;customerio;webflow;telegram;xendit;flutterwave;cloudflare;revenuecat;harbor;chargebee;azure-devops;pipedrive;sparkpost;datocms;signatureapi;make;teams-outgoing;airtable;trello;jwt;google-pubsub;github-actions;azure-eventgrid;microsoft-graph;aws-sns;dropbox
 type Provider string
 
 const (
@@ -52,13 +52,21 @@ const (
 
 // WebhookEndpointSpec declares where a provider's webhooks are received, how
 // they are verified, and where they are delivered.
-// +kubebuilder:validation:XValidation:rule="self.provider in ['discord', 'sendgrid', 'travis'] || has(self.secretRef) || (self.provider in ['standardwebhooks', 'svix'] && has(self.publicKeys))",message="spec.secretRef is required for this provider (standardwebhooks and svix may use spec.publicKeys instead)"
+// +kubebuilder:validation:XValidation:rule="self.provider in ['discord', 'sendgrid', 'travis', 'jwt', 'google-pubsub', 'github-actions', 'azure-eventgrid', 'aws-sns'] || has(self.secretRef) || (self.provider in ['standardwebhooks', 'svix'] && has(self.publicKeys))",message="spec.secretRef is required for this provider (standardwebhooks and svix may use spec.publicKeys instead)"
 // +kubebuilder:validation:XValidation:rule="!(self.provider in ['discord', 'sendgrid', 'travis']) || (has(self.publicKeys) && size(self.publicKeys) > 0)",message="spec.publicKeys is required for discord, sendgrid and travis"
 // +kubebuilder:validation:XValidation:rule="!has(self.publicKeys) || self.provider in ['discord', 'sendgrid', 'travis', 'standardwebhooks', 'svix']",message="spec.publicKeys is only used by discord, sendgrid, travis, standardwebhooks and svix"
 // +kubebuilder:validation:XValidation:rule="!has(self.github) || self.provider == 'github'",message="spec.github may only be set when provider is github"
-// +kubebuilder:validation:XValidation:rule="!has(self.rotation) || self.provider in ['github', 'gitlab', 'standardwebhooks', 'generic-hmac', 'bearer', 'okta', 'mailchimp', 'dialogflow', 'circleci', 'typeform']",message="spec.rotation is only possible where the receiver chooses the secret: github, gitlab, standardwebhooks, generic-hmac, bearer, okta, mailchimp, dialogflow, circleci, typeform"
+// +kubebuilder:validation:XValidation:rule="!has(self.rotation) || self.provider in ['github', 'gitlab', 'standardwebhooks', 'generic-hmac', 'bearer', 'okta', 'mailchimp', 'dialogflow', 'circleci', 'typeform', 'gitea', 'forgejo', 'gogs', 'bitbucket-server', 'jira', 'terraform-cloud', 'heroku', 'snyk', 'sonarqube', 'sonatype-nexus', 'pulumi', 'doppler', 'grafana', 'autodesk', 'razorpay', 'woocommerce', 'lemonsqueezy', 'webex', 'segment', 'calcom', 'helpscout', 'tally', 'telegram', 'flutterwave', 'cloudflare', 'revenuecat', 'harbor']",message="spec.rotation is only possible where the receiver chooses the secret: github, gitlab, standardwebhooks, generic-hmac, bearer, okta, mailchimp, dialogflow, circleci, typeform, gitea, forgejo, gogs, bitbucket-server, jira, terraform-cloud, heroku, snyk, sonarqube, sonatype-nexus, pulumi, doppler, grafana, autodesk, razorpay, woocommerce, lemonsqueezy, webex, segment, calcom, helpscout, tally, telegram, flutterwave, cloudflare, revenuecat, harbor"
 // +kubebuilder:validation:XValidation:rule="self.provider != 'generic-hmac' || has(self.genericHMAC)",message="spec.genericHMAC is required when provider is generic-hmac"
 // +kubebuilder:validation:XValidation:rule="self.provider == 'generic-hmac' || !has(self.genericHMAC)",message="spec.genericHMAC may only be set when provider is generic-hmac"
+// +kubebuilder:validation:XValidation:rule="!(self.provider in ['jwt', 'google-pubsub', 'github-actions', 'azure-eventgrid']) || has(self.jwt)",message="spec.jwt (at least spec.jwt.audiences) is required for jwt, google-pubsub, github-actions and azure-eventgrid"
+// +kubebuilder:validation:XValidation:rule="!has(self.jwt) || self.provider in ['jwt', 'google-pubsub', 'github-actions', 'azure-eventgrid']",message="spec.jwt is only used by jwt, google-pubsub, github-actions and azure-eventgrid"
+// +kubebuilder:validation:XValidation:rule="!(self.provider in ['jwt', 'azure-eventgrid']) || (has(self.jwt) && has(self.jwt.issuer))",message="spec.jwt.issuer is required for jwt and azure-eventgrid"
+// +kubebuilder:validation:XValidation:rule="!has(self.jwt) || !has(self.jwt.issuer) || self.provider in ['jwt', 'azure-eventgrid']",message="spec.jwt.issuer may only be set for jwt and azure-eventgrid: the other providers' issuer is fixed"
+// +kubebuilder:validation:XValidation:rule="self.provider != 'jwt' || (has(self.jwt) && (has(self.jwt.jwksURL) || has(self.jwt.keys)))",message="provider jwt needs spec.jwt.jwksURL or spec.jwt.keys"
+// +kubebuilder:validation:XValidation:rule="self.provider == 'jwt' || !has(self.jwt) || (!has(self.jwt.jwksURL) && !has(self.jwt.keys))",message="spec.jwt.jwksURL and spec.jwt.keys are only for provider jwt: the other providers' keys are the issuer's"
+// +kubebuilder:validation:XValidation:rule="self.provider != 'aws-sns' || has(self.sns)",message="spec.sns.topicARNs is required for aws-sns"
+// +kubebuilder:validation:XValidation:rule="self.provider == 'aws-sns' || !has(self.sns)",message="spec.sns may only be set when provider is aws-sns"
 type WebhookEndpointSpec struct {
 	// Provider is the sender whose signature scheme is verified.
 	// +required
@@ -91,6 +99,16 @@ type WebhookEndpointSpec struct {
 	// GenericHMAC configures the generic-hmac provider.
 	// +optional
 	GenericHMAC *GenericHMACSpec `json:"genericHMAC,omitempty"`
+
+	// JWT configures the providers that verify a signed JWT (an OIDC ID
+	// token or an OAuth access token): jwt, google-pubsub, github-actions
+	// and azure-eventgrid.
+	// +optional
+	JWT *JWTSpec `json:"jwt,omitempty"`
+
+	// SNS configures the aws-sns provider.
+	// +optional
+	SNS *SNSSpec `json:"sns,omitempty"`
 
 	// ReplayTolerance is how far a signed timestamp may be from the
 	// receiver's clock before the request is refused, for providers that
@@ -329,6 +347,103 @@ type GenericHMACSpec struct {
 	// +kubebuilder:validation:MaxLength=256
 	SignedContent string `json:"signedContent,omitempty"`
 }
+
+// JWTAlgorithm is a JWS algorithm with a public key. none and the HMAC
+// algorithms (HS256, ...) are not accepted: a public key is no secret.
+// +kubebuilder:validation:Enum=RS256;RS384;RS512;PS256;PS384;PS512;ES256;ES384;ES512;EdDSA
+type JWTAlgorithm string
+
+// JWTSpec says which tokens an endpoint accepts. A token proves who sent
+// the request (and to whom), not what the body is: it may be replayed with
+// another body until it expires.
+// +kubebuilder:validation:XValidation:rule="!(has(self.jwksURL) && has(self.keys))",message="set spec.jwt.jwksURL or spec.jwt.keys, not both"
+type JWTSpec struct {
+	// Issuer is the exact iss claim accepted, e.g.
+	// https://login.microsoftonline.com/<tenant id>/v2.0 for
+	// azure-eventgrid. Required for jwt and azure-eventgrid; fixed by the
+	// provider otherwise (accounts.google.com,
+	// token.actions.githubusercontent.com).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Issuer string `json:"issuer,omitempty"`
+
+	// Audiences are the accepted aud values: a token must name one of them.
+	// Pub/Sub's default audience is the push endpoint's URL; GitHub's is the
+	// repository owner's URL unless the workflow asks for another.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=512
+	Audiences []string `json:"audiences"`
+
+	// JWKSURL is the issuer's JWK Set (provider jwt only), fetched by the
+	// receiver over https, cached for its Cache-Control max-age (5m to 24h,
+	// 1h when it says none) and refetched at most every 30s when a token
+	// names an unknown kid. Never a URL from the request.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https'",message="spec.jwt.jwksURL must be an https URL"
+	JWKSURL string `json:"jwksURL,omitempty"`
+
+	// Keys are the issuer's public keys inline (provider jwt only), each a
+	// PEM public key or certificate, a JWK or a JWK Set.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=16384
+	Keys []string `json:"keys,omitempty"`
+
+	// Algorithms accepted. Defaults to the provider's (RS256 for Google,
+	// GitHub and Entra ID) and, for jwt, to every listed algorithm; a key is
+	// only ever used with the algorithm of its type.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10
+	Algorithms []JWTAlgorithm `json:"algorithms,omitempty"`
+
+	// Claims must each be present in the token with exactly this string
+	// value, e.g. email: my-push@project.iam.gserviceaccount.com (Pub/Sub),
+	// repository: org/repo (GitHub Actions), or, for a list claim, contain
+	// it.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=16
+	Claims map[string]string `json:"claims,omitempty"`
+
+	// Header carrying the token. Defaults to Authorization, where the value
+	// is "Bearer <token>"; in any other header the value is the token.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9-]+$`
+	// +kubebuilder:validation:MaxLength=64
+	Header string `json:"header,omitempty"`
+}
+
+// SNSSpec configures an Amazon SNS HTTP/S subscription.
+type SNSSpec struct {
+	// TopicARNs are the topics whose messages are accepted and whose
+	// SubscriptionConfirmation the receiver confirms (by a GET of its
+	// SubscribeURL, after its signature verified). Exact ARNs, no wildcards.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:items:Pattern=`^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]+$`
+	TopicARNs []string `json:"topicARNs"`
+}
+
+// GetHeader returns the header carrying the token.
+func (j *JWTSpec) GetHeader() string {
+	if j == nil || j.Header == "" {
+		return DefaultJWTHeader
+	}
+	return j.Header
+}
+
+// DefaultJWTHeader carries a JWT as "Bearer <token>".
+const DefaultJWTHeader = "Authorization"
 
 // TargetSpec says where events go.
 type TargetSpec struct {

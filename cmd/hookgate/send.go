@@ -35,7 +35,7 @@ func runSend(args []string) error {
 	event := fs.String("event", "ping", "event name, for providers that send one in a header (GitHub's X-GitHub-Event)")
 	kubeconfig := fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig used to read the endpoint and its Secret")
 	tamper := fs.Bool("tamper", false, "change the body after signing, to see a 401")
-	privateKey := fs.String("private-key", "", "PEM private key file, for providers that sign with a key pair (discord, sendgrid, travis; standardwebhooks/svix v1a)")
+	privateKey := fs.String("private-key", "", "PEM private key file, for providers that sign with a key pair (discord, sendgrid, travis, jwt, aws-sns, ...; standardwebhooks/svix v1a)")
 	genPair := fs.String("generate-key-pair", "", "print a test key pair for this provider (public key for spec.publicKeys, private key for --private-key) and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -127,6 +127,8 @@ func sendOptions(s *hookv1.WebhookEndpointSpec) verify.Options {
 	for _, k := range s.PublicKeys {
 		o.PublicKeys = append(o.PublicKeys, []byte(k))
 	}
+	o.JWT = verify.JWTOptionsFromSpec(s.JWT)
+	o.SNS = verify.SNSOptionsFromSpec(s.SNS)
 	if g := s.GenericHMAC; g != nil {
 		o.Generic = &verify.GenericHMACOptions{Header: g.Header, Algorithm: g.Algorithm, Encoding: g.Encoding, Prefix: g.Prefix,
 			IDHeader: g.IDHeader, TimestampHeader: g.TimestampHeader, SignedContent: g.SignedContent}

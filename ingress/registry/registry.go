@@ -33,6 +33,9 @@ type Endpoint struct {
 	// a private key they are the endpoint's public keys.
 	Keys      [][]byte
 	KeysError string
+	// KeysInVerifier: the verifier holds or fetches its own keys (an
+	// issuer's JWKS, SNS certificates), so no Keys are needed.
+	KeysInVerifier bool
 	// PreviousKey is the key being rotated out, valid until
 	// PreviousExpires; never without one (internal/keyring's rule).
 	PreviousKey     []byte

@@ -112,7 +112,7 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) 
 		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: "EndpointMisconfigured"}
 	}
 	keys := ep.ValidKeys(now)
-	if len(keys) == 0 {
+	if len(keys) == 0 && !ep.KeysInVerifier {
 		// Our side is misconfigured: ask the provider to come back later
 		// rather than refusing an event that may be valid.
 		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: "SecretUnavailable"}
@@ -209,6 +209,9 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) 
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ep *registry.Endpoint, start time.Time, o outcome) {
 	switch {
 	case o.handshake != nil:
+		for k, vs := range o.handshake.Header {
+			w.Header()[k] = vs
+		}
 		if o.handshake.ContentType != "" {
 			w.Header().Set("Content-Type", o.handshake.ContentType)
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"net/http"
 	"net/url"
@@ -54,6 +55,11 @@ func FuzzTableHMACSignatureHeader(f *testing.F) {
 			}
 			if info.Key.Format == hookv1.KeyFormatVerifyTokenSecret && (bytes.IndexByte(key, ':') >= 0 || len(bytes.TrimSpace(key)) == 0) {
 				continue // the value would be read as "<verify token>:<secret>" (or no secret)
+			}
+			if info.HMAC.KeyEncoding == "base64" {
+				if d, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(key))); err != nil || len(d) == 0 {
+					continue // not a key such a provider hands out
+				}
 			}
 			sent := time.Unix(1_700_000_000, 0)
 			req, err := SignRequest(string(info.Name), Options{}, Delivery{Body: body, URL: fuzzURL(), Time: sent}, key)

@@ -56,6 +56,8 @@ func (t *tableHMAC) answerHandshake(req *Request, keys [][]byte) (Result, error)
 		return t.answerMeta(q, keys)
 	case hookv1.HandshakeXCRC:
 		return t.answerXCRC(q, keys)
+	case hookv1.HandshakeDropboxChallenge:
+		return answerDropbox(q)
 	}
 	return Result{}, fail(ReasonMissingSignature, "a %s request is not a handshake of this provider", req.Method)
 }

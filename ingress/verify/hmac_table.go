@@ -3,8 +3,10 @@ package verify
 import (
 	"bytes"
 	"crypto/hmac"
+	"encoding/base64"
 	"encoding/json"
 	"hash"
+	"net/http"
 	"strings"
 	"time"
 
@@ -31,6 +33,8 @@ type tableHMAC struct {
 	handshake hookv1.HandshakeInfo
 	// splitKeys: keys are "[verify token:]secret" (KeyFormatVerifyTokenSecret).
 	splitKeys bool
+	// base64Keys: the Secret holds base64 of the HMAC key (KeyEncoding).
+	base64Keys bool
 }
 
 func newTableHMAC(info hookv1.ProviderInfo, tolerance time.Duration) (*tableHMAC, error) {
@@ -50,9 +54,15 @@ func newTableHMAC(info hookv1.ProviderInfo, tolerance time.Duration) (*tableHMAC
 	if err != nil {
 		return nil, err
 	}
+	switch r.KeyEncoding {
+	case "", "base64":
+	default:
+		return nil, fail(ReasonNoUsableKey, "provider %s: key encoding %q is not supported; use base64 or none", info.Name, r.KeyEncoding)
+	}
 	return &tableHMAC{
 		g: g, sep: r.ListSeparator, idField: r.IDField,
 		handshake: info.Handshake, splitKeys: info.Key.Format == hookv1.KeyFormatVerifyTokenSecret,
+		base64Keys: r.KeyEncoding == "base64",
 	}, nil
 }
 
@@ -64,6 +74,10 @@ func (t *tableHMAC) Verify(req *Request, keys [][]byte, now time.Time) (Result, 
 		return Result{}, errNoRequest()
 	}
 	if t.handshake.Method != "" && req.Method == t.handshake.Method {
+		if t.handshake.Kind == hookv1.HandshakeHeadCheck {
+			// Only whether the URL exists is asked: nothing is read or kept.
+			return Result{Handshake: &Handshake{Status: http.StatusOK, ContentType: "text/plain", Body: []byte{}}}, nil
+		}
 		// A handshake GET carries no signature: it is answered by its own
 		// rules or refused, and never falls through to an event.
 		return t.answerHandshake(req, keys)
@@ -87,7 +101,7 @@ func (t *tableHMAC) Verify(req *Request, keys [][]byte, now time.Time) (Result, 
 	if err != nil {
 		return Result{}, err
 	}
-	usable := nonEmptyKeys(t.secrets(keys))
+	usable := nonEmptyKeys(t.hmacKeys(keys))
 	if len(usable) == 0 {
 		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
 	}
@@ -152,9 +166,30 @@ func (t *tableHMAC) sign(req *Request, key []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	m := hmac.New(t.g.newHash, t.secret(key))
+	hk := t.hmacKeys([][]byte{key})
+	if len(hk) == 0 {
+		return "", fail(ReasonNoUsableKey, "the key is not the base64 the provider hands out")
+	}
+	m := hmac.New(t.g.newHash, hk[0])
 	t.g.writeContent(m, req, fields)
 	return t.g.prefix + encodeSignature(t.g.encoding, m.Sum(nil)), nil
+}
+
+// hmacKeys returns the HMAC key of each configured key: its signing part,
+// base64-decoded where the recipe says so. A key that does not decode is
+// left out rather than used as text, which would never match.
+func (t *tableHMAC) hmacKeys(keys [][]byte) [][]byte {
+	keys = t.secrets(keys)
+	if !t.base64Keys {
+		return keys
+	}
+	out := make([][]byte, 0, len(keys))
+	for _, k := range keys {
+		if d, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(k))); err == nil && len(d) > 0 {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // jsonPathString returns the string (or the text of the number) at path, a

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"encoding/base64"
 	"net/url"
 	"testing"
 	"time"
@@ -13,6 +14,17 @@ import (
 // an entry of the provider table.
 func roundTripKeys(t *testing.T, info hookv1.ProviderInfo) (sign []byte, o Options, verify [][]byte, wrong [][]byte) {
 	t.Helper()
+	if info.Key.Kind == hookv1.KeyIssuerKeys {
+		pub, priv, err := GenerateKeyPair(string(info.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, _, err := GenerateKeyPair(string(info.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return priv, issuerKeyOptions(info, pub), nil, [][]byte{other}
+	}
 	if info.Key.Kind == hookv1.KeyPublicKey {
 		pub, priv, err := GenerateKeyPair(string(info.Name))
 		if err != nil {
@@ -31,6 +43,8 @@ func roundTripKeys(t *testing.T, info hookv1.ProviderInfo) (sign []byte, o Optio
 		return []byte("alice:s3cret"), o, nil, [][]byte{[]byte("alice:other")}
 	case hookv1.KeyFormatIDSecret:
 		return []byte("pub_id:priv_secret"), o, nil, [][]byte{[]byte("pub_id:other")}
+	case hookv1.KeyFormatBase64:
+		return []byte(base64.StdEncoding.EncodeToString([]byte("round-trip-secret"))), o, nil, [][]byte{[]byte(base64.StdEncoding.EncodeToString([]byte("another-secret")))}
 	}
 	if info.Name == "gitlab" {
 		// The signed form, which has a timestamp and covers the body.
@@ -43,7 +57,20 @@ func roundTripKeys(t *testing.T, info hookv1.ProviderInfo) (sign []byte, o Optio
 // for credentials, which bind nothing, nor Mailgun, which signs timestamp
 // and token only (its single-use token is the protection).
 func signsBody(info hookv1.ProviderInfo) bool {
-	return info.Key.Kind != hookv1.KeyToken && info.Key.Kind != hookv1.KeyBasic && info.Name != "mailgun"
+	return info.Key.Kind != hookv1.KeyToken && info.Key.Kind != hookv1.KeyBasic && info.Name != "mailgun" && info.Scheme != hookv1.SchemeJWT
+}
+
+// issuerKeyOptions are the options of a KeyIssuerKeys entry whose issuer's
+// key is pub (from GenerateKeyPair), given inline instead of fetched.
+func issuerKeyOptions(info hookv1.ProviderInfo, pub []byte) Options {
+	if info.Scheme == hookv1.SchemeSNS {
+		return Options{SNS: &SNSOptions{TopicARNs: []string{SNSTestTopicARN}, Certificates: [][]byte{pub}}}
+	}
+	o := Options{JWT: &JWTOptions{Audiences: []string{"https://hooks.example.com/w/abc123"}, Keys: [][]byte{pub}}}
+	if len(info.JWT.Issuers) == 0 {
+		o.JWT.Issuer = "https://issuer.example.com"
+	}
+	return o
 }
 
 // For every entry of the provider table: the signer `hookgate send` uses
@@ -57,7 +84,7 @@ func TestEveryProviderRoundTrips(t *testing.T) {
 	for _, info := range hookv1.Providers {
 		t.Run(string(info.Name), func(t *testing.T) {
 			signKey, o, keys, wrong := roundTripKeys(t, info)
-			if keys == nil && info.Key.Kind != hookv1.KeyPublicKey {
+			if keys == nil && info.Key.Kind != hookv1.KeyPublicKey && info.Key.Kind != hookv1.KeyIssuerKeys {
 				keys = [][]byte{signKey}
 			}
 			v, err := New(string(info.Name), o)
@@ -89,8 +116,11 @@ func TestEveryProviderRoundTrips(t *testing.T) {
 			}
 
 			wo := o
-			if info.Key.Kind == hookv1.KeyPublicKey {
+			if info.Key.Kind == hookv1.KeyPublicKey || info.Key.Kind == hookv1.KeyIssuerKeys {
 				wo = Options{PublicKeys: wrong}
+				if info.Key.Kind == hookv1.KeyIssuerKeys {
+					wo = issuerKeyOptions(info, wrong[0])
+				}
 				wv, err := New(string(info.Name), wo)
 				if err != nil {
 					t.Fatal(err)

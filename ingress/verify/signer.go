@@ -351,7 +351,11 @@ func GenerateKeyPair(provider string) (public, private []byte, err error) {
 		}
 		priv, public = p, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 	default:
-		return nil, nil, fmt.Errorf("provider %q does not sign with a private key", provider)
+		p, pub, err := issuerKeyPair(info)
+		if err != nil {
+			return nil, nil, err
+		}
+		priv, public = p, pub
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {

@@ -59,6 +59,9 @@ type Handshake struct {
 	Status      int
 	ContentType string
 	Body        []byte
+	// Header holds further response headers (CloudEvents'
+	// WebHook-Allowed-Origin, X-Content-Type-Options).
+	Header http.Header
 }
 
 // Options are the per-endpoint settings a provider verifier may use. Zero
@@ -76,6 +79,10 @@ type Options struct {
 	PublicKeys [][]byte
 	// Generic configures the generic-hmac provider (spec.genericHMAC).
 	Generic *GenericHMACOptions
+	// JWT configures the JWT providers (spec.jwt).
+	JWT *JWTOptions
+	// SNS configures aws-sns (spec.sns).
+	SNS *SNSOptions
 }
 
 // Verifier checks one request against every currently valid key.
