@@ -47,6 +47,7 @@ func runManager(args []string) error {
 	receiverNS := fs.String("receiver-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the receiver Service; routes and the receiver's key mirrors (Secrets hookgate-keys-<uid>) are created there")
 	receiverSvc := fs.String("receiver-service", "", "name of the receiver Service that routes point at")
 	receiverPort := fs.Int("receiver-service-port", 80, "port of the receiver Service")
+	edgeRegistry := fs.Bool("edge-registry", false, "publish every endpoint and its mirrored keys into the JetStream bucket "+queue.EdgeRegistryBucket+", for edge receivers (--registry=nats) that cannot reach this cluster's API (edge mode, docs/operations.md)")
 	zo := zapFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -151,6 +152,22 @@ func runManager(args []string) error {
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return err
+	}
+	if *edgeRegistry {
+		p := &controllers.EdgeRegistryPublisher{Client: mgr.GetClient(), ReceiverNamespace: *receiverNS,
+			Open: func(ctx context.Context) (controllers.EdgeRegistryWriter, error) {
+				c, err := conn(ctx)
+				if err != nil {
+					return nil, err
+				}
+				if !c.IsConnected() {
+					return nil, fmt.Errorf("not connected to NATS at %s", *natsURL)
+				}
+				return queue.OpenEdgeRegistry(ctx, c)
+			}}
+		if err := p.SetupWithManager(mgr); err != nil {
+			return err
+		}
 	}
 	if err := mgr.Add(&controllers.CounterWatcher{Conn: conn, Client: mgr.GetClient(), Interval: *statusInterval, Out: changes}); err != nil {
 		return err

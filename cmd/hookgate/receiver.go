@@ -59,6 +59,9 @@ func runReceiver(args []string) error {
 	maxDeadPerEndpoint := fs.Int64("max-dead-letters-per-endpoint", queue.DefaultMaxDeadLettersPerEndpoint, "ceiling of one endpoint's dead letters; one that does not fit stays queued")
 	storeMaxBytes := fs.Int64("store-max-bytes", 0, "bytes the events and dead-letter streams may use together, below the volume's size (0: no limit but the disk); the embedded server's store is bounded to this plus a tenth")
 	refusalsPerSource := fs.Float64("refusals-per-source", 20, "refused requests per second one client address may send before it is answered 429 without its body being read (0: no limit)")
+	registrySource := fs.String("registry", "kubernetes", "where endpoints and keys come from: kubernetes (WebhookEndpoints and key mirrors through the API) or nats (the edge registry bucket the manager writes with --edge-registry; edge mode, no Kubernetes API)")
+	dispatchOn := fs.Bool("dispatch", true, "deliver stored events to their targets; false for a receiver that only stores (an edge receiver, whose targets are in the private cluster)")
+	natsDomain := fs.String("nats-domain", "", "JetStream domain of the private cluster's JetStream, reached through a leaf node (edge mode); empty: the JetStream of the server connected to")
 	zo := zapFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -79,6 +82,17 @@ func runReceiver(args []string) error {
 		useForwarded = true
 	default:
 		return fmt.Errorf("--forwarded-header must be X-Forwarded-For or Forwarded, not %q", *forwardedHeader)
+	}
+	edgeMode := *registrySource == "nats"
+	switch {
+	case *registrySource != "kubernetes" && !edgeMode:
+		return fmt.Errorf("--registry must be kubernetes or nats, not %q", *registrySource)
+	case edgeMode && *natsURL == "":
+		return errors.New("--registry=nats needs --nats-url: an edge receiver stores into the private cluster's JetStream through the NATS server it connects to")
+	case edgeMode && *dispatchOn:
+		return errors.New("--registry=nats needs --dispatch=false: targets are in the private cluster, whose receivers deliver")
+	case *natsDomain != "" && !edgeMode:
+		return errors.New("--nats-domain is for edge receivers (--registry=nats): a receiver with the Kubernetes registry makes the layout in its own JetStream")
 	}
 	if *maxBody <= 0 || *maxBody > queue.MaxPayload-(256<<10) {
 		return fmt.Errorf("--max-body-bytes must be between 1 and %d", queue.MaxPayload-(256<<10))
@@ -122,6 +136,31 @@ func runReceiver(args []string) error {
 	defer nc.Drain() //nolint:errcheck
 
 	ctx := ctrl.SetupSignalHandler()
+	// A stored event is the body plus headers (up to 64 KiB from the
+	// provider, and ours): keep that much room below the server's limit.
+	// (Known once connected; an edge receiver may start before its server.)
+	bodyCapOf := func() (int64, error) {
+		bodyCap := nc.MaxPayload() - 80<<10
+		if bodyCap < 64<<10 {
+			return 0, fmt.Errorf("the NATS server's max_payload (%d bytes) is too small for webhooks", nc.MaxPayload())
+		}
+		if *maxBody > bodyCap {
+			log.Info("Body limit lowered to fit the NATS server's max_payload", "requested", *maxBody, "limit", bodyCap)
+			*maxBody = bodyCap
+		}
+		return bodyCap, nil
+	}
+	hf := handlerFlags{maxEventsPerEndpoint: *maxEventsPerEndpoint, maxBytesPerEndpoint: *maxBytesPerEndpoint,
+		maxInflight: *maxInflight, maxInflightBytes: *maxInflightBytes, refusalsPerSource: *refusalsPerSource}
+	newServer := func(h *ingserver.Handler, waitForSync func(context.Context) bool) *ingserver.Server {
+		return &ingserver.Server{Handler: h, Addr: *listen, ProxiedAddr: *proxiedListen,
+			Proxies:     ingserver.Proxies{Trusted: trustedProxies, UseForwarded: useForwarded},
+			WaitForSync: waitForSync, ShutdownDelay: *shutdownDelay, Log: log}
+	}
+	if edgeMode {
+		return runEdge(ctx, edgeConfig{nc: nc, auth: &natsAuth, domain: *natsDomain, handler: hf, bodyCap: bodyCapOf,
+			maxBody: maxBody, newServer: newServer, probeAddr: *probeAddr, metricsAddr: *metricsAddr})
+	}
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	q, err := openQueueRetrying(openCtx, nc, queue.Options{Replicas: *replicas, MaxStoreBytes: *storeMaxBytes,
 		MaxEventsPerEndpoint: *maxEventsPerEndpoint, MaxDeadLettersPerEndpoint: *maxDeadPerEndpoint})
@@ -160,52 +199,39 @@ func runReceiver(args []string) error {
 		return fmt.Errorf("creating manager: %w", err)
 	}
 	reg := registry.New()
-	// A stored event is the body plus headers (up to 64 KiB from the
-	// provider, and ours): keep that much room below the server's limit.
-	bodyCap := nc.MaxPayload() - 80<<10
-	if bodyCap < 64<<10 {
-		return fmt.Errorf("the NATS server's max_payload (%d bytes) is too small for webhooks", nc.MaxPayload())
-	}
-	if *maxBody > bodyCap {
-		log.Info("Body limit lowered to fit the NATS server's max_payload", "requested", *maxBody, "limit", bodyCap)
-		*maxBody = bodyCap
+	bodyCap, err := bodyCapOf()
+	if err != nil {
+		return err
 	}
 	loader := &endpoints.Loader{Client: mgr.GetClient(), Registry: reg, KeysNamespace: *keysNS, MaxBodyBytes: *maxBody, BodyCap: bodyCap}
 	if err := loader.SetupWithManager(mgr); err != nil {
 		return err
 	}
-	h := &ingserver.Handler{Registry: reg, Store: q, Log: ctrl.Log.WithName("http"), Metrics: ingserver.NewMetrics(metrics.Registry),
-		Quota: &ingserver.Quota{Source: q, MaxEventsCeiling: *maxEventsPerEndpoint, MaxBytesCeiling: *maxBytesPerEndpoint,
-			Log: ctrl.Log.WithName("quota")},
-		Admission: &ingserver.Admission{MaxRequests: *maxInflight, MaxBytes: *maxInflightBytes},
-		Sources:   &ingserver.SourceLimiter{Rate: rate.Limit(*refusalsPerSource), Burst: max(1, int(2**refusalsPerSource)), MaxSources: 100000}}
-	if *refusalsPerSource <= 0 {
-		h.Sources = nil
-	}
+	h := hf.handler(reg, q)
 	// Serve only once the registry holds every endpoint and its keys.
 	warmup := &endpoints.Warmup{Loader: loader, WaitForCacheSync: mgr.GetCache().WaitForCacheSync}
 	if err := mgr.Add(warmup); err != nil {
 		return err
 	}
-	srv := &ingserver.Server{Handler: h, Addr: *listen, ProxiedAddr: *proxiedListen,
-		Proxies:     ingserver.Proxies{Trusted: trustedProxies, UseForwarded: useForwarded},
-		WaitForSync: warmup.WaitLoaded, ShutdownDelay: *shutdownDelay, Log: log}
+	srv := newServer(h, warmup.WaitLoaded)
 	if err := mgr.Add(srv); err != nil {
 		return err
 	}
 	if err := mgr.Add(h.Quota); err != nil {
 		return err
 	}
-	d := &dispatch.Dispatcher{
-		Queue:       q,
-		Registry:    reg,
-		Resolver:    &dispatch.ServiceResolver{Client: mgr.GetClient(), ClusterDomain: *clusterDomain, AllowExternalName: *allowExternalName},
-		Log:         ctrl.Log.WithName("dispatch"),
-		Concurrency: *concurrency,
-		Metrics:     dispatch.NewMetrics(metrics.Registry),
-	}
-	if err := mgr.Add(d); err != nil {
-		return err
+	if *dispatchOn {
+		d := &dispatch.Dispatcher{
+			Queue:       q,
+			Registry:    reg,
+			Resolver:    &dispatch.ServiceResolver{Client: mgr.GetClient(), ClusterDomain: *clusterDomain, AllowExternalName: *allowExternalName},
+			Log:         ctrl.Log.WithName("dispatch"),
+			Concurrency: *concurrency,
+			Metrics:     dispatch.NewMetrics(metrics.Registry),
+		}
+		if err := mgr.Add(d); err != nil {
+			return err
+		}
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
@@ -222,6 +248,26 @@ func runReceiver(args []string) error {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// handlerFlags are the flags of the webhook handler, shared by the
+// Kubernetes-backed receiver and the edge receiver.
+type handlerFlags struct {
+	maxEventsPerEndpoint, maxBytesPerEndpoint int64
+	maxInflight, maxInflightBytes             int64
+	refusalsPerSource                         float64
+}
+
+func (f handlerFlags) handler(reg *registry.Registry, q *queue.Queue) *ingserver.Handler {
+	h := &ingserver.Handler{Registry: reg, Store: q, Log: ctrl.Log.WithName("http"), Metrics: ingserver.NewMetrics(metrics.Registry),
+		Quota: &ingserver.Quota{Source: q, MaxEventsCeiling: f.maxEventsPerEndpoint, MaxBytesCeiling: f.maxBytesPerEndpoint,
+			Log: ctrl.Log.WithName("quota")},
+		Admission: &ingserver.Admission{MaxRequests: f.maxInflight, MaxBytes: f.maxInflightBytes},
+		Sources:   &ingserver.SourceLimiter{Rate: rate.Limit(f.refusalsPerSource), Burst: max(1, int(2*f.refusalsPerSource)), MaxSources: 100000}}
+	if f.refusalsPerSource <= 0 {
+		h.Sources = nil
+	}
+	return h
 }
 
 func openQueueRetrying(ctx context.Context, nc *nats.Conn, o queue.Options) (*queue.Queue, error) {

@@ -98,13 +98,6 @@ func (l *Loader) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(l)
 }
 
-func (l *Loader) now() time.Time {
-	if l.Now != nil {
-		return l.Now()
-	}
-	return time.Now()
-}
-
 // endpointForMirror maps a key mirror to its endpoint through the UID label.
 func (l *Loader) endpointForMirror(ctx context.Context, o client.Object) []reconcile.Request {
 	uid := o.GetLabels()[hookv1.LabelEndpointUID]
@@ -133,75 +126,32 @@ func (l *Loader) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 		}
 		return ctrl.Result{}, err
 	}
-	// Until the controller has assigned a path there is nothing to route.
-	if !ep.DeletionTimestamp.IsZero() || ep.Status.WebhookPath == "" {
-		l.Registry.Delete(req.NamespacedName)
-		return ctrl.Result{}, nil
-	}
-	e, err := Compile(&ep)
-	if err != nil {
-		// The API's validation should make this unreachable; keep the
-		// endpoint routable so requests get a clear 503 rather than 404.
-		ctrl.LoggerFrom(ctx).Error(err, "Endpoint configuration is invalid")
-		e.KeysError = err.Error()
-		l.Registry.Upsert(e)
-		return ctrl.Result{}, nil
-	}
-	if ep.Spec.Limits.MaxBodyBytes == nil && l.MaxBodyBytes > 0 {
-		e.MaxBodyBytes = l.MaxBodyBytes
-	}
-	if l.BodyCap > 0 && e.MaxBodyBytes > l.BodyCap {
-		e.MaxBodyBytes = l.BodyCap
-	}
-	l.loadKeys(ctx, &ep, e)
-	// Status updates (counters, every few seconds) recompile the endpoint:
-	// keep the token bucket, or every update would refill it.
-	if old, ok := l.Registry.ByUID(e.UID); ok && old.Limiter != nil && e.Limiter != nil &&
-		old.Limiter.Limit() == e.Limiter.Limit() && old.Limiter.Burst() == e.Limiter.Burst() {
-		e.Limiter = old.Limiter
-	}
-	l.Registry.Upsert(e)
+	l.builder().Apply(ctx, &ep, func(ctx context.Context) (map[string][]byte, bool, error) {
+		return l.readMirror(ctx, &ep)
+	})
 	return ctrl.Result{}, nil
 }
 
-func (l *Loader) loadKeys(ctx context.Context, ep *hookv1.WebhookEndpoint, e *registry.Endpoint) {
-	if ep.Spec.VerifiesWithPublicKeysOnly() {
-		for _, k := range ep.Spec.PublicKeys {
-			e.Keys = append(e.Keys, []byte(k))
-		}
-		return
-	}
-	if ep.Spec.SecretRef == nil {
-		e.KeysError = "spec.secretRef is not set"
-		return
-	}
-	// Only the mirror: the manager has checked the Secret and copied the
-	// keys that are accepted.
+func (l *Loader) builder() Builder {
+	return Builder{Registry: l.Registry, MaxBodyBytes: l.MaxBodyBytes, BodyCap: l.BodyCap, Now: l.Now}
+}
+
+// readMirror reads the endpoint's key mirror from the receiver's
+// namespace: only the mirror, since the manager has checked the Secret and
+// copied the keys that are accepted.
+func (l *Loader) readMirror(ctx context.Context, ep *hookv1.WebhookEndpoint) (map[string][]byte, bool, error) {
 	var s corev1.Secret
 	key := types.NamespacedName{Namespace: l.KeysNamespace, Name: keyring.MirrorName(string(ep.UID))}
 	if err := l.Client.Get(ctx, key, &s); err != nil {
 		if apierrors.IsNotFound(err) {
-			e.KeysError = fmt.Sprintf("no keys yet for Secret %s/%s: the manager has not mirrored them (see the endpoint's SecretReady condition)",
-				ep.Namespace, ep.Spec.SecretRef.Name)
-			return
+			return nil, false, nil
 		}
-		e.KeysError = fmt.Sprintf("reading key mirror %s: %v", key, err)
-		return
+		return nil, false, fmt.Errorf("reading key mirror %s: %w", key, err)
 	}
 	if s.Labels[hookv1.LabelEndpointUID] != string(ep.UID) {
-		e.KeysError = fmt.Sprintf("key mirror %s is not labelled %s=%s", key, hookv1.LabelEndpointUID, ep.UID)
-		return
+		return nil, false, fmt.Errorf("key mirror %s is not labelled %s=%s", key, hookv1.LabelEndpointUID, ep.UID)
 	}
-	keys := keyring.ParseMirror(s.Data, l.now())
-	if len(keys.Current) == 0 {
-		e.KeysError = fmt.Sprintf("key mirror %s has no current key", key)
-		return
-	}
-	e.Keys = [][]byte{keys.Current}
-	e.PreviousKey, e.PreviousExpires = keys.Previous, keys.PreviousExpires
-	if len(keys.Problems) > 0 {
-		ctrl.LoggerFrom(ctx).Info("Ignoring previous key of key mirror", "secret", key.String(), "problems", keys.Problems)
-	}
+	return s.Data, true, nil
 }
 
 // Compile turns an endpoint's spec into the data plane's form. On error
@@ -273,6 +223,8 @@ func newVerifier(s *hookv1.WebhookEndpointSpec) (verify.Verifier, error) {
 			o.Generic.Tolerance = s.GetReplayTolerance()
 		}
 	}
+	o.JWT = verify.JWTOptionsFromSpec(s.JWT)
+	o.SNS = verify.SNSOptionsFromSpec(s.SNS)
 	// The provider table decides which verifier (scheme) and defaults apply.
 	v, err := verify.New(string(s.Provider), o)
 	if err != nil {

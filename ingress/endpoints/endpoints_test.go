@@ -40,6 +40,19 @@ func TestEveryProviderInTheCRDHasAVerifier(t *testing.T) {
 			if p == string(hookv1.ProviderGenericHMAC) {
 				ep.Spec.GenericHMAC = &hookv1.GenericHMACSpec{}
 			}
+			// What the CRD's rules require of the JWT and SNS providers.
+			if info, _ := hookv1.LookupProvider(ep.Spec.Provider); info.Scheme == hookv1.SchemeJWT {
+				ep.Spec.JWT = &hookv1.JWTSpec{Audiences: []string{"a"}}
+				if len(info.JWT.Issuers) == 0 {
+					ep.Spec.JWT.Issuer = "https://issuer.example.com"
+				}
+				if info.JWT.JWKSURL == "" {
+					ep.Spec.JWT.JWKSURL = "https://issuer.example.com/jwks"
+				}
+			}
+			if p == "aws-sns" {
+				ep.Spec.SNS = &hookv1.SNSSpec{TopicARNs: []string{"arn:aws:sns:us-east-1:123456789012:t"}}
+			}
 			e, err := Compile(ep)
 			if err != nil || e.Verifier == nil {
 				t.Fatalf("provider %q has no verifier: %v", p, err)

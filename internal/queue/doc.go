@@ -12,4 +12,5 @@
 //	stream HOOKGATE_COUNTERS  hookgate.counters.<uid>.<c>  JetStream distributed counters (Nats-Incr)
 //	kv     hookgate-dedupe    <uid>.<sha256(delivery id)>  per-key TTL = the endpoint's dedupe window
 //	kv     hookgate-state     <uid>.lastDelivery|lastFailure
+//	kv     hookgate-edge-registry <uid>                endpoint and mirrored keys for edge receivers (manager --edge-registry)
 package queue

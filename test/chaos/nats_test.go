@@ -34,7 +34,7 @@ http: 127.0.0.1:%d
 jetstream {
   store_dir: %q
   max_memory_store: 64MB
-  max_file_store: 2GB
+  max_file_store: 2GB%s
 }
 authorization {
   token: %q
@@ -44,9 +44,11 @@ cluster {
   listen: 127.0.0.1:%d
   routes: [%s]
 }
-`
+%s`
 
-func startNATS(dir, bin, token string, n int) (*natsCluster, error) {
+// startNATS starts the cluster; with a leaf remote URL (edge mode) it has
+// the JetStream domain edgeDomain and every node solicits that remote.
+func startNATS(dir, bin, token string, n int, leafRemote string) (*natsCluster, error) {
 	c := &natsCluster{token: token}
 	var routes []string
 	for i := range n {
@@ -56,13 +58,18 @@ func startNATS(dir, bin, token string, n int) (*natsCluster, error) {
 	}
 	for _, node := range c.nodes {
 		cfg := filepath.Join(dir, node.name+".conf")
-		body := fmt.Sprintf(natsConfig, node.name, node.client, node.monit, filepath.Join(dir, "js-"+node.name),
-			token, node.route, strings.Join(routes, ", "))
+		var domain, leaf string
+		if leafRemote != "" {
+			domain = "\n  domain: " + edgeDomain
+			leaf = fmt.Sprintf("leafnodes {\n  reconnect: \"1s\"\n  remotes: [{url: %q}]\n}\n", leafRemote)
+		}
+		body := fmt.Sprintf(natsConfig, node.name, node.client, node.monit, filepath.Join(dir, "js-"+node.name), domain,
+			token, node.route, strings.Join(routes, ", "), leaf)
 		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 			return nil, err
 		}
 		node.p = &proc{name: "nats-" + node.name, bin: bin, args: []string{"-c", cfg}, log: filepath.Join(dir, "nats-"+node.name+".log"),
-			noise: []string{"Route connection", "Router connection", "connect to route", "Healthcheck failed"}}
+			noise: []string{"Route connection", "Router connection", "connect to route", "Healthcheck failed", "eafnode connection", "connect to remote leafnode"}}
 		if err := node.p.start(); err != nil {
 			return nil, err
 		}

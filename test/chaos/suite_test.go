@@ -10,6 +10,8 @@
 // The smoke profile is the default and runs in `go test ./...`; the full
 // profile (20 kills, a 10-minute outage, more events) runs with
 // -chaos.full or HOOKGATE_CHAOS=full, see `make chaos`. -short skips it.
+// -chaos.scenarios=8 (or HOOKGATE_CHAOS_SCENARIOS=8) runs only the listed
+// scenarios, on the same system.
 package chaos
 
 import (
@@ -43,7 +45,27 @@ import (
 	"github.com/hookgate/hookgate/internal/testenv"
 )
 
-var fullFlag = flag.Bool("chaos.full", false, "run the full fault suite (also HOOKGATE_CHAOS=full) instead of the smoke profile")
+var (
+	fullFlag      = flag.Bool("chaos.full", false, "run the full fault suite (also HOOKGATE_CHAOS=full) instead of the smoke profile")
+	scenariosFlag = flag.String("chaos.scenarios", "", "comma-separated numbers of the scenarios to run (also HOOKGATE_CHAOS_SCENARIOS), e.g. 8; empty runs all")
+)
+
+// selected reports whether scenario num is to run.
+func selected(num int) bool {
+	list := *scenariosFlag
+	if list == "" {
+		list = os.Getenv("HOOKGATE_CHAOS_SCENARIOS")
+	}
+	if strings.TrimSpace(list) == "" {
+		return true
+	}
+	for _, f := range strings.Split(list, ",") {
+		if strings.TrimSpace(f) == strconv.Itoa(num) {
+			return true
+		}
+	}
+	return false
+}
 
 // The release as the chart installs it.
 const (
@@ -78,6 +100,9 @@ type profile struct {
 	// converge bounds how long a scenario may take to settle after its
 	// faults (events in flight on a killed receiver wait for AckWait).
 	converge time.Duration
+	// linkCuts of the edge's leaf link in scenario 8, each linkDown long.
+	linkCuts int
+	linkDown time.Duration
 }
 
 var (
@@ -85,12 +110,14 @@ var (
 		receiverKills: 3, natsRounds: 1, rollRounds: 1,
 		outage: time.Minute, quotaOutage: 8 * time.Second, outageEvents: 150, quotaEvents: 120,
 		stormIDs: 40, stormCopies: 8, survivorLoad: 6 * time.Second,
-		maxSendTime: 2 * time.Minute, maxRetryDelay: 2 * time.Second, converge: 2 * time.Minute}
+		maxSendTime: 2 * time.Minute, maxRetryDelay: 2 * time.Second, converge: 2 * time.Minute,
+		linkCuts: 2, linkDown: 4 * time.Second}
 	full = profile{name: "full", rate: 40, concurrency: 8,
 		receiverKills: 20, natsRounds: 3, rollRounds: 3,
 		outage: 10 * time.Minute, quotaOutage: time.Minute, outageEvents: 2000, quotaEvents: 600,
 		stormIDs: 300, stormCopies: 10, survivorLoad: time.Minute,
-		maxSendTime: 5 * time.Minute, maxRetryDelay: 5 * time.Second, converge: 5 * time.Minute}
+		maxSendTime: 5 * time.Minute, maxRetryDelay: 5 * time.Second, converge: 5 * time.Minute,
+		linkCuts: 6, linkDown: 15 * time.Second}
 )
 
 func chosenProfile() profile {
@@ -125,6 +152,8 @@ type suite struct {
 	mgrProbe  int
 	receivers []*receiver
 	lb        *balancer
+	// edge is the edge site of scenario 8, nil when it does not run.
+	edge *edgeSite
 
 	mu        sync.Mutex
 	scenarios []*scenario
@@ -146,16 +175,23 @@ func TestChaos(t *testing.T) {
 	// Faults run one scenario at a time; each scenario's drain and tally
 	// then run in parallel (a subtest each), so the suite waits out
 	// AckWait and the outage once, not once per scenario.
-	for _, phase := range []func(*testing.T) *scenario{
-		s.targetOutage,   // 4: its outage runs on while the others go
-		s.receiverKills,  // 1
-		s.natsKills,      // 2
-		s.rollingRestart, // 7
-		s.duplicateStorm, // 5
-		s.quotaFull,      // 6
-		s.receiverLost,   // 3: the lost receiver stays down
+	for _, phase := range []struct {
+		num int
+		run func(*testing.T) *scenario
+	}{
+		{4, s.targetOutage}, // its outage runs on while the others go
+		{1, s.receiverKills},
+		{2, s.natsKills},
+		{7, s.rollingRestart},
+		{5, s.duplicateStorm},
+		{6, s.quotaFull},
+		{8, s.edgeLinkCut},
+		{3, s.receiverLost}, // the lost receiver stays down
 	} {
-		sc := phase(t)
+		if !selected(phase.num) {
+			continue
+		}
+		sc := phase.run(t)
 		if t.Failed() {
 			return
 		}
@@ -242,7 +278,21 @@ func (s *suite) setup(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s.nats, err = startNATS(s.dir, natsBin, token, 3)
+	var leafRemote string
+	if selected(8) {
+		// Edge mode: the cluster gets a JetStream domain and solicits the
+		// edge through the link (the edge itself starts once the manager
+		// publishes the registry).
+		if s.edge, err = newEdgeSite(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.edge.stop)
+		if err := s.edge.startServer(s.dir, natsBin); err != nil {
+			t.Fatal(err)
+		}
+		leafRemote = s.edge.remoteURL()
+	}
+	s.nats, err = startNATS(s.dir, natsBin, token, 3, leafRemote)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,16 +340,20 @@ func (s *suite) setup(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.mgrProbe = freePort()
+	mgrOverrides := map[string]string{
+		"--metrics-bind-address":      "0",
+		"--health-probe-bind-address": "127.0.0.1:" + strconv.Itoa(s.mgrProbe),
+		"--nats-url":                  s.nats.urls(),
+		"--status-interval":           "300ms",
+		// Outside a pod there is no namespace file to find it from.
+		"--leader-election-namespace": releaseNamespace,
+	}
+	if s.edge != nil {
+		mgrOverrides["--edge-registry"] = "true"
+	}
 	s.manager = &proc{name: "manager", bin: s.bin, log: filepath.Join(s.dir, "manager.log"),
-		env: append([]string{"KUBECONFIG=" + mgrKube}, env...),
-		args: testenv.LocalArgs(mgrArgs, map[string]string{
-			"--metrics-bind-address":      "0",
-			"--health-probe-bind-address": "127.0.0.1:" + strconv.Itoa(s.mgrProbe),
-			"--nats-url":                  s.nats.urls(),
-			"--status-interval":           "300ms",
-			// Outside a pod there is no namespace file to find it from.
-			"--leader-election-namespace": releaseNamespace,
-		})}
+		env:  append([]string{"KUBECONFIG=" + mgrKube}, env...),
+		args: testenv.LocalArgs(mgrArgs, mgrOverrides)}
 	if err := s.manager.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -321,6 +375,11 @@ func (s *suite) setup(t *testing.T) {
 	}
 	s.lb = newBalancer(bs)
 	t.Cleanup(func() { close(s.lb.stop) })
+	if s.edge != nil {
+		if err := s.edge.startReceiver(s.dir, s.bin); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // dumpLogs prints the end of every process log: the first thing anyone
@@ -333,6 +392,12 @@ func (s *suite) dumpLogs(t *testing.T) {
 	if s.nats != nil {
 		for _, n := range s.nats.nodes {
 			ps = append(ps, n.p)
+		}
+	}
+	if s.edge != nil {
+		ps = append(ps, s.edge.nats)
+		if s.edge.receiver != nil {
+			ps = append(ps, s.edge.receiver.proc)
 		}
 	}
 	for _, p := range ps {

@@ -32,6 +32,13 @@ func freePort(t testing.TB) int {
 // waits until the cluster has a JetStream meta leader.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return StartClusterWith(t, n, nil)
+}
+
+// StartClusterWith is StartCluster with each server's options passed
+// through configure first (a JetStream domain, leaf node remotes).
+func StartClusterWith(t testing.TB, n int, configure func(*server.Options)) *Cluster {
+	t.Helper()
 	c := &Cluster{}
 	ports := make([]int, n)
 	for i := range ports {
@@ -53,6 +60,9 @@ func StartCluster(t testing.TB, n int) *Cluster {
 			NoLog:         true,
 			Cluster:       server.ClusterOpts{Name: "hookgate-test", Host: "127.0.0.1", Port: ports[i]},
 			Routes:        routes,
+		}
+		if configure != nil {
+			configure(o)
 		}
 		c.opts = append(c.opts, o)
 		s, err := server.NewServer(o)
