@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 
+	"k8s.io/client-go/rest"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -27,4 +29,17 @@ func zapFlags(fs *flag.FlagSet) *zap.Options {
 
 func setLogger(o *zap.Options) {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(o)))
+}
+
+// kubeFlags binds --kube-api-qps and --kube-api-burst: client-side limits
+// of requests to the API server. controller-runtime's defaults (20/30) make
+// thousands of endpoints take many minutes to converge.
+func kubeFlags(fs *flag.FlagSet) func() *rest.Config {
+	qps := fs.Float64("kube-api-qps", 200, "requests per second to the Kubernetes API server (client-side limit)")
+	burst := fs.Int("kube-api-burst", 400, "burst of requests to the Kubernetes API server above --kube-api-qps")
+	return func() *rest.Config {
+		cfg := ctrl.GetConfigOrDie()
+		cfg.QPS, cfg.Burst = float32(*qps), *burst
+		return cfg
+	}
 }

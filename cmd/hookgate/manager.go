@@ -48,6 +48,8 @@ func runManager(args []string) error {
 	receiverSvc := fs.String("receiver-service", "", "name of the receiver Service that routes point at")
 	receiverPort := fs.Int("receiver-service-port", 80, "port of the receiver Service")
 	edgeRegistry := fs.Bool("edge-registry", false, "publish every endpoint and its mirrored keys into the JetStream bucket "+queue.EdgeRegistryBucket+", for edge receivers (--registry=nats) that cannot reach this cluster's API (edge mode, docs/operations.md)")
+	concurrency := fs.Int("max-concurrent-reconciles", 8, "endpoints reconciled at once")
+	kubeConfig := kubeFlags(fs)
 	zo := zapFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -78,7 +80,7 @@ func runManager(args []string) error {
 		}
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	mgr, err := ctrl.NewManager(kubeConfig(), ctrl.Options{
 		Scheme:                  newScheme(),
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:  *probeAddr,
@@ -138,12 +140,13 @@ func runManager(args []string) error {
 	changes := make(chan event.GenericEvent, 1024)
 	ctx := ctrl.SetupSignalHandler()
 	r := &controllers.Reconciler{
-		Client:         mgr.GetClient(),
-		Recorder:       mgr.GetEventRecorder("hookgate-controller"),
-		Queue:          lq,
-		PublicBaseURL:  *publicURL,
-		ResyncInterval: *resync,
-		Changes:        changes,
+		Client:                  mgr.GetClient(),
+		Recorder:                mgr.GetEventRecorder("hookgate-controller"),
+		Queue:                   lq,
+		PublicBaseURL:           *publicURL,
+		ResyncInterval:          *resync,
+		Changes:                 changes,
+		MaxConcurrentReconciles: *concurrency,
 		Routes: controllers.RouteDefaults{
 			Kind: kind, Host: *routeHost, IngressClass: *ingressClass, TLSSecret: *tlsSecret,
 			ClusterIssuer: *clusterIssuer, Annotations: ann, Gateways: gws, Policy: routePolicy,

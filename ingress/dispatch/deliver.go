@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,7 +37,11 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 	_ = msg.InProgress()
 	seq := md.Sequence.Stream
 	failed := 0
-	if md.NumDelivered > 1 {
+	// Attempts are looked up only for an event that may have had one: one
+	// offered before, or one older than a consumer outlives its last pull
+	// (its consumer was removed while it waited in backoff, and the new one
+	// offers it as new).
+	if md.NumDelivered > 1 || time.Since(md.Timestamp) > consumerInactive/2 {
 		if failed, err = d.Queue.FailedAttempts(ctx, ep.UID, seq); err != nil {
 			log.Error(err, "Reading attempts failed; JetStream will offer the event again")
 			_ = msg.NakWithDelay(time.Second)
@@ -74,7 +79,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 		if first {
 			d.unqueue(ep, msg)
 		}
-		_ = d.Queue.RecordDelivery(ctx, ep.UID, time.Now())
+		d.recordDelivery(ctx, ep.UID, time.Now())
 		if failed > 0 {
 			_ = d.Queue.ClearAttempts(ctx, ep.UID, seq)
 		}
@@ -186,4 +191,17 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
+}
+
+// recordDelivery stores an endpoint's last delivery time, at most once a
+// second per process: status shows it to the second, and a busy endpoint
+// does not pay a write per event.
+func (d *Dispatcher) recordDelivery(ctx context.Context, uid string, now time.Time) {
+	v, _ := d.recorded.LoadOrStore(uid, new(atomic.Int64))
+	last := v.(*atomic.Int64)
+	prev := last.Load()
+	if now.UnixNano()-prev < int64(time.Second) || !last.CompareAndSwap(prev, now.UnixNano()) {
+		return
+	}
+	_ = d.Queue.RecordDelivery(ctx, uid, now)
 }

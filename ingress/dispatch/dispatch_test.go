@@ -149,8 +149,7 @@ func lockDispatcher(d *Dispatcher) bool {
 
 // running reports whether the dispatcher has a consumer loop for uid; a
 // dispatcher stuck holding its lock counts as running. Call it only once the
-// dispatcher has synced at least once (an event arrived or waitForConsumer
-// returned): Start creates the runner map unguarded.
+// dispatcher has synced at least once (an event arrived): Start creates the runner map unguarded.
 func running(d *Dispatcher, uid string) bool {
 	if !lockDispatcher(d) {
 		return true
@@ -173,16 +172,6 @@ func endpointSeen(d *Dispatcher, uid string) *registry.Endpoint {
 		return nil
 	}
 	return r.ep.Load()
-}
-
-// waitForConsumer waits until the durable consumer of uid exists, which
-// the dispatcher creates once it runs a loop for the endpoint.
-func waitForConsumer(t *testing.T, q *queue.Queue, uid string) {
-	t.Helper()
-	eventually(t, 10*time.Second, func() error {
-		_, err := q.JS.Consumer(context.Background(), queue.EventsStream, queue.ConsumerName(uid))
-		return err
-	})
 }
 
 func event(uid, delivery string) *queue.Event {
@@ -595,7 +584,10 @@ func TestDispatcherDeliversEveryEventOnce(t *testing.T) {
 // the new policy.
 func TestPolicyChangeAppliesWithoutRestartingTheConsumer(t *testing.T) {
 	q := startQueue(t)
-	tg := newTarget(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+	tg := newTarget(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 1 {
+			return // the first event, which starts the consumer loop
+		}
 		w.WriteHeader(http.StatusBadGateway)
 	})
 	reg := registry.New()
@@ -603,7 +595,8 @@ func TestPolicyChangeAppliesWithoutRestartingTheConsumer(t *testing.T) {
 	ep.MaxAttempts = 5
 	reg.Upsert(ep)
 	d := startDispatcher(t, q, reg, tg)
-	waitForConsumer(t, q, ep.UID)
+	enqueue(t, q, event(ep.UID, "d-0"))
+	countersReach(t, q, ep.UID, queue.Counters{Received: 1, Delivered: 1})
 
 	changed := *ep
 	changed.MaxAttempts = 2
@@ -617,8 +610,8 @@ func TestPolicyChangeAppliesWithoutRestartingTheConsumer(t *testing.T) {
 	})
 
 	enqueue(t, q, event(ep.UID, "d-1"))
-	countersReach(t, q, ep.UID, queue.Counters{Received: 1, Retries: 1, DeadLettered: 1})
-	if got := attemptsOf(tg.received()); !slices.Equal(got, []string{"1", "2"}) {
+	countersReach(t, q, ep.UID, queue.Counters{Received: 2, Delivered: 1, Retries: 1, DeadLettered: 1})
+	if got := attemptsOf(tg.received()); !slices.Equal(got, []string{"1", "1", "2"}) {
 		t.Fatalf("target saw attempts %q, want the new MaxAttempts of 2", got)
 	}
 }
@@ -864,5 +857,56 @@ func TestConnectionFailuresDoNotDescribeTheNetwork(t *testing.T) {
 	}
 	if got := m.Header.Get(queue.HeaderLastError); strings.Contains(got, port) {
 		t.Errorf("dead letter's %s %q gives away the address", queue.HeaderLastError, got)
+	}
+}
+
+// Endpoints without stored events cost no consumer loop: none runs for 300
+// idle endpoints; an event to one of them starts one, which stops again
+// once it has been idle, and the next event starts it again.
+func TestOnlyEndpointsWithEventsRunAConsumerLoop(t *testing.T) {
+	q := startQueue(t)
+	tg := newTarget(t, ok)
+	reg := registry.New()
+	var eps []*registry.Endpoint
+	for i := 0; i < 300; i++ {
+		ep := testEndpoint(fmt.Sprintf("idle-%d", i))
+		reg.Upsert(ep)
+		eps = append(eps, ep)
+	}
+	d := startDispatcher(t, q, reg, tg, func(d *Dispatcher) {
+		d.ScanInterval, d.IdleAfter = 100*time.Millisecond, time.Second
+	})
+	loops := func() int {
+		if !lockDispatcher(d) {
+			t.Fatal("dispatcher stuck")
+		}
+		defer d.mu.Unlock()
+		n := 0
+		for _, r := range d.runners {
+			select {
+			case <-r.done:
+			default:
+				n++
+			}
+		}
+		return n
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := loops(); n != 0 {
+		t.Fatalf("%d consumer loops for endpoints without events", n)
+	}
+	ep := eps[123]
+	for round := 1; round <= 2; round++ {
+		enqueue(t, q, event(ep.UID, fmt.Sprintf("d-%d", round)))
+		countersReach(t, q, ep.UID, queue.Counters{Received: int64(round), Delivered: int64(round)})
+		if n := loops(); n != 1 {
+			t.Fatalf("round %d: %d consumer loops, want 1", round, n)
+		}
+		eventually(t, 10*time.Second, func() error {
+			if n := loops(); n != 0 {
+				return fmt.Errorf("%d consumer loops still running", n)
+			}
+			return nil
+		})
 	}
 }

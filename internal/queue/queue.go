@@ -444,27 +444,17 @@ func (q *Queue) ReadCounters(ctx context.Context, uid string) (Counters, error) 
 	// Pending first: an event finished between the two reads then counts
 	// twice for a moment rather than not at all.
 	var c Counters
-	info, err := q.JS.Consumer(ctx, EventsStream, ConsumerName(uid))
-	switch {
-	case err == nil:
-		ci := info.CachedInfo()
-		c.Pending = int64(ci.NumPending) + int64(ci.NumAckPending)
-	case errors.Is(err, jetstream.ErrConsumerNotFound):
-		// No dispatcher has attached yet: everything stored is pending.
-		es, err := q.JS.Stream(ctx, EventsStream)
-		if err != nil {
-			return c, fmt.Errorf("opening stream %s: %w", EventsStream, err)
-		}
-		si, err := es.Info(ctx, jetstream.WithSubjectFilter(EventsSubject(uid)))
-		if err != nil {
-			return c, fmt.Errorf("reading stream %s: %w", EventsStream, err)
-		}
-		for _, n := range si.State.Subjects {
-			c.Pending += int64(n)
-		}
-	default:
-		return c, fmt.Errorf("reading consumer %s: %w", ConsumerName(uid), err)
+	// What the work queue holds of the endpoint: waiting, in flight or in
+	// backoff (its consumer may not exist: idle endpoints have none).
+	es, err := q.JS.Stream(ctx, EventsStream)
+	if err != nil {
+		return c, fmt.Errorf("opening stream %s: %w", EventsStream, err)
 	}
+	si, err := es.Info(ctx, jetstream.WithSubjectFilter(EventsSubject(uid)))
+	if err != nil {
+		return c, fmt.Errorf("reading stream %s: %w", EventsStream, err)
+	}
+	c.Pending = int64(si.State.Subjects[EventsSubject(uid)])
 	s, err := q.JS.Stream(ctx, CountersStream)
 	if err != nil {
 		return c, fmt.Errorf("opening stream %s: %w", CountersStream, err)

@@ -1,6 +1,7 @@
 package queuetest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -39,6 +40,24 @@ func StartCluster(t testing.TB, n int) *Cluster {
 // through configure first (a JetStream domain, leaf node remotes).
 func StartClusterWith(t testing.TB, n int, configure func(*server.Options)) *Cluster {
 	t.Helper()
+	// Ports are picked free and then bound by the servers: another test
+	// process may take one in between, so a cluster that does not come up
+	// is started again on new ports.
+	for try := 1; ; try++ {
+		c, err := startCluster(t, n, configure)
+		if err == nil {
+			t.Cleanup(c.Shutdown)
+			return c
+		}
+		c.Shutdown()
+		if try == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("starting the NATS cluster again: %v", err)
+	}
+}
+
+func startCluster(t testing.TB, n int, configure func(*server.Options)) (*Cluster, error) {
 	c := &Cluster{}
 	ports := make([]int, n)
 	for i := range ports {
@@ -67,15 +86,14 @@ func StartClusterWith(t testing.TB, n int, configure func(*server.Options)) *Clu
 		c.opts = append(c.opts, o)
 		s, err := server.NewServer(o)
 		if err != nil {
-			t.Fatal(err)
+			return c, err
 		}
 		go s.Start()
 		c.Servers = append(c.Servers, s)
 	}
-	t.Cleanup(c.Shutdown)
 	for _, s := range c.Servers {
-		if !s.ReadyForConnections(30 * time.Second) {
-			t.Fatal("cluster server not ready")
+		if !s.ReadyForConnections(20 * time.Second) {
+			return c, fmt.Errorf("cluster server %s not ready", s.Name())
 		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -87,10 +105,10 @@ func StartClusterWith(t testing.TB, n int, configure func(*server.Options)) *Clu
 			}
 		}
 		if ready {
-			return c
+			return c, nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("JetStream cluster has no meta leader after 30s")
+			return c, errors.New("JetStream cluster has no meta leader after 30s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
