@@ -19,7 +19,12 @@ import (
 // maxRetryAfter caps how long a target may ask us to wait.
 const maxRetryAfter = time.Hour
 
-func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jetstream.Msg) {
+// slotWait is how long a pulled message may wait for a free delivery slot
+// before its ack timer is restarted: far below AckWait, so most messages
+// cost no InProgress at all.
+const slotWait = time.Second
+
+func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jetstream.Msg, pulled time.Time) {
 	log := d.Log.WithValues("endpoint", ep.Key.String())
 	md, err := msg.Metadata()
 	if err != nil {
@@ -33,8 +38,10 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 		_ = msg.Nak()
 		return
 	}
-	// Restart the ack timer: the message may have waited for a slot.
-	_ = msg.InProgress()
+	// Restart the ack timer if the message waited long for a slot.
+	if time.Since(pulled) > slotWait {
+		_ = msg.InProgress()
+	}
 	seq := md.Sequence.Stream
 	failed := 0
 	// Attempts are looked up only for an event that may have had one: one

@@ -292,13 +292,14 @@ func (d *Dispatcher) consume(ctx context.Context, r *runner) error {
 	var wg sync.WaitGroup
 	r.last.Store(time.Now().UnixNano())
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		r.last.Store(time.Now().UnixNano())
+		pulled := time.Now()
+		r.last.Store(pulled.UnixNano())
 		r.inflight.Add(1)
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; r.inflight.Add(-1); wg.Done() }()
-			d.deliver(ctx, r.ep.Load(), msg)
+			d.deliver(ctx, r.ep.Load(), msg, pulled)
 		}()
 	},
 		jetstream.PullMaxMessages(d.Concurrency),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -351,15 +350,26 @@ func (c *cluster) storedEvents(ctx context.Context, ep endpoint) (uint64, error)
 	return m[ep.uid], nil
 }
 
-// counter reads one of ep's counters.
+// counter reads one of ep's counters, as status shows it (delivered and
+// dead-lettered come from the tally, received is derived: queue.Counters).
 func (c *cluster) counter(ctx context.Context, ep endpoint, name string) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	n, err := c.q.Counter(ctx, ep.uid, name)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil
+	cs, err := c.q.ReadCounters(ctx, ep.uid)
+	if err != nil {
+		return 0, err
 	}
-	return n, err
+	switch name {
+	case queue.CounterDelivered:
+		return cs.Delivered, nil
+	case queue.CounterDeadLettered:
+		return cs.DeadLettered, nil
+	case queue.CounterDuplicates:
+		return cs.Duplicates, nil
+	case queue.CounterRejected:
+		return cs.Rejected, nil
+	}
+	return 0, fmt.Errorf("counter %q not read by the bench", name)
 }
 
 // received reads ep's received count (derived from delivered, dead
