@@ -65,6 +65,9 @@ func (p *EdgeRegistryPublisher) SetupWithManager(mgr ctrl.Manager) error {
 			}
 			return endpointFromLabels(ctx, o)
 		}), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		// The entry carries the WebhookProvider of spec.providerRef.
+		Watches(&hookv1.WebhookProvider{}, handler.EnqueueRequestsFromMapFunc(p.endpointsOfProvider),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Complete(p); err != nil {
 		return err
 	}
@@ -143,7 +146,11 @@ func (p *EdgeRegistryPublisher) Reconcile(ctx context.Context, req ctrl.Request)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	wrote, err := reg.Put(ctx, queue.NewRegistryEntry(&ep, keys))
+	entry := queue.NewRegistryEntry(&ep, keys)
+	if entry.Provider, err = p.providerSpec(ctx, &ep); err != nil {
+		return ctrl.Result{}, err
+	}
+	wrote, err := reg.Put(ctx, entry)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -152,6 +159,40 @@ func (p *EdgeRegistryPublisher) Reconcile(ctx context.Context, req ctrl.Request)
 		ctrl.LoggerFrom(ctx).V(1).Info("Published endpoint to the edge registry", "uid", ep.UID, "hasKeys", keys != nil)
 	}
 	return ctrl.Result{}, nil
+}
+
+// providerSpec is the spec of the endpoint's WebhookProvider, nil for a
+// built-in provider or while it does not exist (the edge then answers 503,
+// as an in-cluster receiver would).
+func (p *EdgeRegistryPublisher) providerSpec(ctx context.Context, ep *hookv1.WebhookEndpoint) (*hookv1.WebhookProviderSpec, error) {
+	ref := ep.Spec.ProviderRef
+	if ref == nil {
+		return nil, nil
+	}
+	var wp hookv1.WebhookProvider
+	if err := p.Client.Get(ctx, types.NamespacedName{Name: ref.Name}, &wp); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading WebhookProvider %s: %w", ref.Name, err)
+	}
+	return &wp.Spec, nil
+}
+
+// endpointsOfProvider maps a WebhookProvider to the endpoints that use it.
+func (p *EdgeRegistryPublisher) endpointsOfProvider(ctx context.Context, o client.Object) []ctrl.Request {
+	var list hookv1.WebhookEndpointList
+	if err := p.Client.List(ctx, &list); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing endpoints failed", "provider", o.GetName())
+		return nil
+	}
+	var reqs []ctrl.Request
+	for i := range list.Items {
+		if ref := list.Items[i].Spec.ProviderRef; ref != nil && ref.Name == o.GetName() {
+			reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
 }
 
 // routable: the endpoint has a path and is not being deleted; only those

@@ -99,6 +99,25 @@ var _ = Describe("Edge registry", func() {
 		Expect(entry(cur.UID)(Default).Keys).To(BeNil())
 	})
 
+	It("carries the WebhookProvider of spec.providerRef, so the edge needs no API access", func() {
+		name := "edge-acme-" + ns
+		DeferCleanup(deleteProvider, ctx, name)
+		Expect(k8s.Create(ctx, secret(ns))).To(Succeed())
+		ep := endpoint(ns, "acme")
+		ep.Spec.Provider, ep.Spec.ProviderRef = "", &hookv1.ProviderReference{Name: name}
+		Expect(k8s.Create(ctx, ep)).To(Succeed())
+		Eventually(func(g Gomega) string { return get(ctx, ep)(g).Status.WebhookPath }, timeout, interval).ShouldNot(BeEmpty())
+		cur := get(ctx, ep)(Default)
+		reconcile(cur)
+		Expect(entry(cur.UID)(Default).Provider).To(BeNil(), "no provider yet: the edge answers 503")
+
+		wp := acmeProvider(name)
+		Expect(k8s.Create(ctx, wp)).To(Succeed())
+		reconcile(cur)
+		Expect(entry(cur.UID)(Default).Provider).To(HaveValue(Equal(wp.Spec)))
+		Expect(p.endpointsOfProvider(ctx, wp)).To(ConsistOf(ctrl.Request{NamespacedName: client.ObjectKeyFromObject(cur)}))
+	})
+
 	It("sweeps entries whose endpoint is gone (deleted while the manager was down)", func() {
 		orphan := &hookv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "gone", UID: "uid-of-a-deleted-endpoint"}}
 		orphan.Status.WebhookPath = "/hook/ffffffffffffffffffffffffffffffff"

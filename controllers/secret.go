@@ -42,8 +42,7 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, obj *hookv1.WebhookEnd
 		if err := r.deleteKeyMirror(ctx, obj); err != nil {
 			return false, 0, err
 		}
-		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
-			fmt.Sprintf("Provider %s verifies with spec.publicKeys (%d key(s)); no Secret needed", obj.Spec.Provider, len(obj.Spec.PublicKeys)))
+		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionTrue, hookv1.ReasonSucceeded, publicKeysMessage(obj))
 		obj.Status.Secret = nil
 		return true, 0, nil
 	}
@@ -331,4 +330,27 @@ func (r *Reconciler) endpointsForSecret(ctx context.Context, o client.Object) []
 		reqs = append(reqs, endpointFromLabels(ctx, o)...)
 	}
 	return reqs
+}
+
+// publicKeysMessage says where an endpoint that needs no Secret gets its
+// verification keys: the issuer's (a JWKS, a certificate URL) or
+// spec.publicKeys.
+func publicKeysMessage(obj *hookv1.WebhookEndpoint) string {
+	p := obj.Spec.Provider
+	if !p.KeysFromIssuer() {
+		return fmt.Sprintf("Provider %s verifies with spec.publicKeys (%d key(s)); no Secret needed", p, len(obj.Spec.PublicKeys))
+	}
+	switch {
+	case obj.Spec.JWT != nil && len(obj.Spec.JWT.Keys) > 0:
+		return fmt.Sprintf("Provider %s verifies with the issuer's keys in spec.jwt.keys (%d key(s)); no Secret needed", p, len(obj.Spec.JWT.Keys))
+	case obj.Spec.JWT != nil && obj.Spec.JWT.JWKSURL != "":
+		return fmt.Sprintf("Provider %s verifies with the issuer's keys, which the receiver fetches from spec.jwt.jwksURL; no Secret needed", p)
+	}
+	if info, ok := hookv1.LookupProvider(p); ok && info.JWT != nil && info.JWT.JWKSURL != "" {
+		return fmt.Sprintf("Provider %s verifies with the issuer's keys, which the receiver fetches from %s; no Secret needed", p, info.JWT.JWKSURL)
+	}
+	if info, ok := hookv1.LookupProvider(p); ok && info.Key.Format == hookv1.KeyFormatX509URL {
+		return fmt.Sprintf("Provider %s verifies with the signing certificate the receiver fetches from the provider's own https host; no Secret needed", p)
+	}
+	return fmt.Sprintf("Provider %s verifies with its issuer's published keys; no Secret needed", p)
 }

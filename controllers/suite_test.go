@@ -100,6 +100,11 @@ var _ = BeforeSuite(func() {
 		Now: func() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) },
 	}
 	Expect(r.SetupWithManager(ctx, mgr)).To(Succeed())
+	Expect((&ProviderReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("hookgate-controller")}).SetupWithManager(mgr)).To(Succeed())
+	Expect((&HandshakeSecretReconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("hookgate-controller"), PollInterval: 200 * time.Millisecond,
+		Secrets: func(ctx context.Context) (*queue.HandshakeSecrets, error) { return queue.OpenHandshakeSecrets(ctx, nc) },
+	}).SetupWithManager(mgr)).To(Succeed())
 	Expect(mgr.Add(&CounterWatcher{
 		Conn:     func(context.Context) (*nats.Conn, error) { return nc, nil },
 		Client:   mgr.GetClient(),

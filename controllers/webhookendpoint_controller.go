@@ -66,6 +66,9 @@ type Reconciler struct {
 	MaxConcurrentReconciles int
 	// Now is the clock; tests inject one.
 	Now func() time.Time
+	// ProviderCheck builds the verifier of a WebhookProvider's recipe (see
+	// ProviderCheck); nil: only WebhookProviderSpec.Validate.
+	ProviderCheck ProviderCheck
 
 	failingMu     sync.Mutex
 	failingWarned map[types.UID]time.Time
@@ -102,6 +105,7 @@ func (r *Reconciler) event(obj *hookv1.WebhookEndpoint, typ, reason, action, for
 // routes-rbac.yaml), not in this ClusterRole.
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=hookgate.io,resources=webhookproviders,verbs=get;list;watch
 
 // SetupWithManager registers the controller and its indexes.
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
@@ -113,8 +117,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 			}
 			return nil
 		},
-		serviceIndex: func(o client.Object) []string { return []string{o.(*hookv1.WebhookEndpoint).Spec.Target.Service.Name} },
-		uidIndex:     func(o client.Object) []string { return []string{string(o.GetUID())} },
+		serviceIndex:     func(o client.Object) []string { return []string{o.(*hookv1.WebhookEndpoint).Spec.Target.Service.Name} },
+		uidIndex:         func(o client.Object) []string { return []string{string(o.GetUID())} },
+		providerRefIndex: indexProviderRef,
 	} {
 		if err := idx.IndexField(ctx, &hookv1.WebhookEndpoint{}, name, fn); err != nil {
 			return fmt.Errorf("indexing WebhookEndpoints by %s: %w", name, err)
@@ -138,7 +143,10 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		// Routes live in the receiver's namespace, so no owner reference
 		// can tie them to the endpoint: labels do, and a route edited or
 		// deleted by hand is put back.
-		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(endpointFromLabels))
+		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(endpointFromLabels)).
+		// An endpoint with spec.providerRef follows its WebhookProvider.
+		Watches(&hookv1.WebhookProvider{}, handler.EnqueueRequestsFromMapFunc(r.endpointsForProvider),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{}))
 	if r.Changes != nil {
 		b = b.WatchesRawSource(source.Channel(r.Changes, &handler.EnqueueRequestForObject{}))
 	}
@@ -220,7 +228,13 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint)
 		}
 		obj.Status.WebhookPath = p
 	}
-	secretOK, secretNext, err := r.reconcileSecret(ctx, obj)
+	// Which provider verifies: a missing or invalid WebhookProvider stops
+	// here with Ready=False; its watch brings the endpoint back.
+	info, ok, err := r.resolveProvider(ctx, obj)
+	if err != nil || !ok {
+		return ctrl.Result{}, err
+	}
+	secretOK, secretNext, err := r.reconcileProviderSecret(ctx, obj, info)
 	if err != nil {
 		setCondition(obj, hookv1.ConditionSecretReady, metav1.ConditionFalse, hookv1.ReasonProgressing, err.Error())
 		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonProgressing, err.Error())

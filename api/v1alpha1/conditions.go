@@ -52,6 +52,16 @@ const (
 	ReasonQuotaExceeded = "QuotaExceeded"
 	// ReasonRoutePolicyViolation: spec.route sets what the platform's route policy does not allow.
 	ReasonRoutePolicyViolation = "RoutePolicyViolation"
+	// ReasonProviderNotFound: the WebhookProvider of spec.providerRef does not exist.
+	ReasonProviderNotFound = "ProviderNotFound"
+	// ReasonProviderNotReady: the WebhookProvider of spec.providerRef is
+	// invalid (its recipe builds no verifier).
+	ReasonProviderNotReady = "ProviderNotReady"
+	// ReasonProviderMismatch: the endpoint's spec does not fit its
+	// WebhookProvider (e.g. spec.rotation where the provider chooses the secret).
+	ReasonProviderMismatch = "ProviderMismatch"
+	// ReasonProviderInvalid: a WebhookProvider's recipe builds no verifier.
+	ReasonProviderInvalid = "ProviderInvalid"
 	// ReasonSecretNotManaged: spec.rotation is set but the Secret was neither
 	// created by the controller for this endpoint nor labelled
 	// LabelEndpointName=<endpoint name>, so the controller will not write it.

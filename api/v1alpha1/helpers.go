@@ -116,12 +116,11 @@ func (p Provider) ReceiverChoosesSecret() bool {
 // its provider signs with a private key (whose public keys are in the spec
 // or published by the issuer, KeysFromIssuer), or its provider may verify
 // with public keys and it lists some and no Secret (Standard Webhooks v1a).
+// An endpoint with spec.providerRef is answered by
+// ProviderInfo.VerifiesWithPublicKeysOnly of the entry it resolved to.
 func (s *WebhookEndpointSpec) VerifiesWithPublicKeysOnly() bool {
-	if s.Provider.IsAsymmetric() || s.Provider.KeysFromIssuer() {
-		return true
-	}
 	info, _ := LookupProvider(s.Provider)
-	return info.Key.PublicKeysOptional && s.SecretRef == nil && len(s.PublicKeys) > 0
+	return info.VerifiesWithPublicKeysOnly(s)
 }
 
 // GetMaxQueuedEvents returns the endpoint's quota of waiting events.

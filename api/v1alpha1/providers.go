@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -160,18 +161,36 @@ type ProviderInfo struct {
 	JWT *JWTRecipe
 }
 
-// SignatureInfo describes a provider's signature (or credential).
-// +kubebuilder:object:generate=false
+// SignatureInfo describes a provider's signature (or credential). Its
+// fields are documentation (docs/providers.md, kubectl explain), except the
+// first header, which `hookgate send` reads for Standard Webhooks.
 type SignatureInfo struct {
 	// Headers carry the signature or credential ("form field x" where it
-	// travels in the body).
-	Headers []string
-	// Signed is what is signed, in words.
-	Signed string
-	// Algorithm, e.g. "HMAC-SHA256", "Ed25519", "none" for tokens.
-	Algorithm string
-	// Encoding of the signature, e.g. "hex", "base64".
-	Encoding string
+	// travels in the body). Defaults, in a WebhookProvider, to the recipe's
+	// header.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:items:MaxLength=128
+	Headers []string `json:"headers,omitempty"`
+	// Signed is what is signed, in words, e.g. "t.body".
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Signed string `json:"signed,omitempty"`
+	// Algorithm, in words, e.g. "HMAC-SHA256", "none" for tokens.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Algorithm string `json:"algorithm,omitempty"`
+	// Encoding of the signature, in words, e.g. "sha256=<hex>".
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Encoding string `json:"encoding,omitempty"`
+	// URL: the signature covers the URL the provider called, so the
+	// receiver must rebuild it byte for byte (spec.signedURL). Set for the
+	// schemes with code of their own; a SchemeHMAC entry signs the URL when
+	// its recipe's SignedContent uses {url} (ProviderInfo.SignsURL), so a
+	// WebhookProvider has no such field.
+	URL bool `json:"-"`
 }
 
 // TimestampInfo describes a signed send time.
@@ -184,86 +203,160 @@ type TimestampInfo struct {
 	DefaultWindow time.Duration
 }
 
-// DeliveryIDInfo says where the dedupe key comes from.
-// +kubebuilder:object:generate=false
+// DeliveryIDInfo says, in words, where the dedupe key comes from; the
+// recipe's idHeader or idField is what the receiver reads.
 type DeliveryIDInfo struct {
 	// Source, e.g. "header X-GitHub-Delivery" or "body id"; "" for none.
-	Source string
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Source string `json:"source,omitempty"`
 	// Signed reports whether the id is covered by the signature.
-	Signed bool
+	// +optional
+	Signed bool `json:"signed,omitempty"`
 }
 
 // KeyInfo describes the key material and who chooses it.
-// +kubebuilder:object:generate=false
 type KeyInfo struct {
-	Kind   KeyKind
-	Format KeyFormat
+	// Kind of key: shared-secret (an HMAC key both sides hold), token or
+	// basic (a credential sent as is), issuer-keys (a JWT issuer's public
+	// keys). Defaults, in a WebhookProvider, to shared-secret for hmac,
+	// token for token (basic when only allowBasic is set) and issuer-keys
+	// for jwt.
+	// +optional
+	// +kubebuilder:validation:Enum=shared-secret;token;basic;issuer-keys
+	Kind KeyKind `json:"kind,omitempty"`
+	// Format is how the key is written in the endpoint's Secret: raw (as
+	// the provider shows it), hex (generated: 64 hex digits), base64 (with
+	// hmac.keyEncoding base64), user:password, [verify-token:]secret, or
+	// jwks for jwt. Defaults to raw (user:password for basic, jwks for jwt).
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self in ['raw', 'hex', 'base64', 'user:password', '[verify-token:]secret', 'jwks']",message="key.format must be one of raw, hex, base64, user:password, [verify-token:]secret, jwks"
+	Format KeyFormat `json:"format,omitempty"`
 	// ReceiverChooses: the receiving side picks the secret, so the
 	// controller may generate and rotate it (spec.rotation).
-	ReceiverChooses bool
+	// +optional
+	ReceiverChooses bool `json:"receiverChooses,omitempty"`
 	// PublicKeysOptional: the endpoint may verify with spec.publicKeys
-	// instead of a Secret (Standard Webhooks v1a).
-	PublicKeysOptional bool
+	// instead of a Secret (Standard Webhooks v1a). Not table-driven, so
+	// not part of a WebhookProvider.
+	PublicKeysOptional bool `json:"-"`
 }
 
 // HandshakeInfo is the verification exchange a provider sends.
-// +kubebuilder:object:generate=false
 type HandshakeInfo struct {
-	Kind Handshake
+	// Kind of exchange. A WebhookProvider may use those the table-driven
+	// verifiers answer: meta-subscription-verification,
+	// x-challenge-response-check, dropbox-challenge and head-check (hmac),
+	// okta-verification-challenge and mailchimp-url-validation (token),
+	// eventgrid-validation+cloudevents-options (jwt). Unset: none.
+	// +optional
+	// +kubebuilder:validation:Enum=meta-subscription-verification;x-challenge-response-check;dropbox-challenge;head-check;okta-verification-challenge;mailchimp-url-validation;eventgrid-validation+cloudevents-options
+	Kind Handshake `json:"kind,omitempty"`
 	// Method of the handshake request; "" means POST like every event.
-	Method string
+	// +optional
+	// +kubebuilder:validation:Enum=GET;HEAD;OPTIONS;POST
+	Method string `json:"method,omitempty"`
 }
 
 // HMACRecipe is the whole of a provider that signs with an HMAC in one
-// header. The verifier in ingress/verify is configured from it.
-// +kubebuilder:object:generate=false
+// header. The verifier in ingress/verify is configured from it; a
+// WebhookProvider's spec.hmac is the same recipe.
+// +kubebuilder:validation:XValidation:rule="!(has(self.timestampHeader) && has(self.timestampParam))",message="set hmac.timestampHeader or hmac.timestampParam, not both"
+// +kubebuilder:validation:XValidation:rule="!has(self.timestampParam) || has(self.listSeparator)",message="hmac.timestampParam names an element of a list-form signature header: set hmac.listSeparator too (a comma for t=<ts>,v1=<mac>)"
+// +kubebuilder:validation:XValidation:rule="(has(self.timestampHeader) || has(self.timestampParam)) == (has(self.signedContent) && self.signedContent.contains('{timestamp}'))",message="hmac.signedContent must use {timestamp} exactly when hmac.timestampHeader or hmac.timestampParam is set: an unsigned timestamp gives no replay protection, and {timestamp} needs a source"
+// +kubebuilder:validation:XValidation:rule="!has(self.timestampFormat) || has(self.timestampHeader) || has(self.timestampParam)",message="hmac.timestampFormat needs hmac.timestampHeader or hmac.timestampParam"
+// +kubebuilder:validation:XValidation:rule="!has(self.signedContent) || !self.signedContent.contains('{id}') || has(self.idHeader)",message="hmac.signedContent uses {id}: set hmac.idHeader"
+// +kubebuilder:validation:XValidation:rule="!has(self.idHeader) || self.idHeader.lowerAscii() != self.header.lowerAscii()",message="hmac.idHeader must differ from hmac.header"
+// +kubebuilder:validation:XValidation:rule="!has(self.idHeader) || !has(self.idField)",message="set hmac.idHeader or hmac.idField, not both"
 type HMACRecipe struct {
 	// Header carries the signature.
-	Header string
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	Header string `json:"header"`
 	// Prefix precedes the encoded MAC, e.g. "sha256=".
-	Prefix string
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Prefix string `json:"prefix,omitempty"`
 	// ListSeparator, when set, splits the header into elements of which
 	// those starting with Prefix are signatures (CircleCI: "v1=..,v2=..").
-	ListSeparator string
+	// +optional
+	// +kubebuilder:validation:MaxLength=4
+	ListSeparator string `json:"listSeparator,omitempty"`
 	// Algorithm: sha1, sha256 or sha512.
-	Algorithm string
+	// +required
+	// +kubebuilder:validation:Enum=sha1;sha256;sha512
+	Algorithm string `json:"algorithm"`
 	// Encoding: hex or base64.
-	Encoding string
+	// +required
+	// +kubebuilder:validation:Enum=hex;base64
+	Encoding string `json:"encoding"`
 	// SignedContent is a template of {body}, {timestamp}, {id}, {url},
 	// {method} and literal text; empty means the body alone.
-	SignedContent string
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([^{}]|[{](body|timestamp|id|url|method)[}])*$')",message="hmac.signedContent may use only the placeholders {body}, {timestamp}, {id}, {url} and {method}, and no other braces"
+	// +kubebuilder:validation:XValidation:rule="self.contains('{body}')",message="hmac.signedContent must include {body}, or the payload is not authenticated"
+	SignedContent string `json:"signedContent,omitempty"`
 	// TimestampHeader holds the send time, signed via {timestamp}.
-	TimestampHeader string
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	TimestampHeader string `json:"timestampHeader,omitempty"`
 	// TimestampParam, instead of TimestampHeader, names the element of the
 	// signature header that holds the timestamp ("t" for "t=<ts>,v1=<mac>");
 	// the recipe then needs a ListSeparator.
-	TimestampParam string
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.-]+$`
+	TimestampParam string `json:"timestampParam,omitempty"`
 	// TimestampFormat of the timestamp: "unix" (seconds; ""), "unix-ms",
 	// "rfc3339" or "iso8601-utc" (zoneless ISO 8601 read as UTC).
-	TimestampFormat string
+	// +optional
+	// +kubebuilder:validation:Enum=unix;unix-ms;rfc3339;iso8601-utc
+	TimestampFormat string `json:"timestampFormat,omitempty"`
 	// IDHeader holds the delivery id (unsigned unless the template uses {id}).
-	IDHeader string
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	IDHeader string `json:"idHeader,omitempty"`
 	// IDField is a JSON path (dots between object keys) of a string in the
 	// body used as the delivery id, signed with the body.
-	IDField string
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[^.]+(\.[^.]+)*$`
+	IDField string `json:"idField,omitempty"`
 	// KeyEncoding is how the Secret writes the HMAC key: "" (the bytes as
 	// they are) or "base64" (the key is the decoded bytes, as Microsoft
 	// Teams and Airtable hand it out).
-	KeyEncoding string
+	// +optional
+	// +kubebuilder:validation:Enum=base64
+	KeyEncoding string `json:"keyEncoding,omitempty"`
 }
 
 // TokenRecipe is a provider that authenticates with a static credential.
-// +kubebuilder:object:generate=false
+// +kubebuilder:validation:XValidation:rule="has(self.header) || has(self.query) || (has(self.allowBasic) && self.allowBasic)",message="token needs a header, a query parameter or allowBasic: where the credential travels"
 type TokenRecipe struct {
 	// Header carries the token as its whole value ("" for none).
-	Header string
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	Header string `json:"header,omitempty"`
 	// Query is a URL query parameter carrying the token ("" for none).
-	Query string
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.~-]+$`
+	Query string `json:"query,omitempty"`
 	// AllowBasic also accepts "Authorization: Basic" credentials, compared
 	// against keys written user:password.
-	AllowBasic bool
+	// +optional
+	AllowBasic bool `json:"allowBasic,omitempty"`
 	// IDField is a JSON path of the delivery id in the body.
-	IDField string
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[^.]+(\.[^.]+)*$`
+	IDField string `json:"idField,omitempty"`
 }
 
 const (
@@ -350,7 +443,7 @@ var builtinProviders = []ProviderInfo{
 	{
 		Name: "twilio", DisplayName: "Twilio", Scheme: "twilio",
 		Docs:       "https://www.twilio.com/docs/usage/webhooks/webhooks-security",
-		Signature:  SignatureInfo{Headers: []string{"X-Twilio-Signature"}, Signed: "URL + sorted form params (or URL with bodySHA256)", Algorithm: "HMAC-SHA1", Encoding: "base64"},
+		Signature:  SignatureInfo{Headers: []string{"X-Twilio-Signature"}, Signed: "URL + sorted form params (or URL with bodySHA256)", Algorithm: "HMAC-SHA1", Encoding: "base64", URL: true},
 		DeliveryID: DeliveryIDInfo{Source: "header I-Twilio-Idempotency-Token"},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
 	},
@@ -381,7 +474,7 @@ var builtinProviders = []ProviderInfo{
 	{
 		Name: "square", DisplayName: "Square", Scheme: "square",
 		Docs:       "https://developer.squareup.com/docs/webhooks/step3validate",
-		Signature:  SignatureInfo{Headers: []string{"X-Square-Hmacsha256-Signature"}, Signed: "notification URL + body", Algorithm: "HMAC-SHA256", Encoding: "base64"},
+		Signature:  SignatureInfo{Headers: []string{"X-Square-Hmacsha256-Signature"}, Signed: "notification URL + body", Algorithm: "HMAC-SHA256", Encoding: "base64", URL: true},
 		DeliveryID: DeliveryIDInfo{Source: "body event_id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
 	},
@@ -485,7 +578,7 @@ var builtinProviders = []ProviderInfo{
 	{
 		Name: "mandrill", DisplayName: "Mailchimp Transactional (Mandrill)", Scheme: SchemeMandrill,
 		Docs:      "https://mailchimp.com/developer/transactional/guides/track-respond-activity-webhooks/#authenticating-webhook-requests",
-		Signature: SignatureInfo{Headers: []string{"X-Mandrill-Signature"}, Signed: "webhook URL + each POST key and value, sorted by key", Algorithm: "HMAC-SHA1", Encoding: "base64"},
+		Signature: SignatureInfo{Headers: []string{"X-Mandrill-Signature"}, Signed: "webhook URL + each POST key and value, sorted by key", Algorithm: "HMAC-SHA1", Encoding: "base64", URL: true},
 		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
 	},
 	{
@@ -758,6 +851,20 @@ func providerNames(keep func(ProviderInfo) bool) []Provider {
 		}
 	}
 	return out
+}
+
+// SignsURL reports whether the provider's signature covers the URL it
+// called: its scheme says so (Signature.URL), or its HMAC recipe signs
+// {url}.
+func (i ProviderInfo) SignsURL() bool {
+	return i.Signature.URL || (i.HMAC != nil && strings.Contains(i.HMAC.SignedContent, "{url}"))
+}
+
+// SignsURLProviders are those whose signature covers the URL, the only
+// ones spec.signedURL is for (with generic-hmac when its signedContent uses
+// {url}).
+func SignsURLProviders() []Provider {
+	return providerNames(ProviderInfo.SignsURL)
 }
 
 // AsymmetricProviders verify only with spec.publicKeys.

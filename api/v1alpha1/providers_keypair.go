@@ -10,6 +10,9 @@ const (
 	// SchemeMicrosoftGraph checks the clientState of every change
 	// notification in a Microsoft Graph notification collection.
 	SchemeMicrosoftGraph Scheme = "microsoft-graph"
+	// SchemeStrava is Strava's unsigned events and its subscription
+	// validation GET.
+	SchemeStrava Scheme = "strava"
 	// SchemeSNS is Amazon SNS's RSA signature (SignatureVersion 1,
 	// SHA1withRSA, or 2, SHA256withRSA) over its canonical string, with the
 	// certificate fetched from an https sns.<region>.amazonaws.com URL.
@@ -21,6 +24,12 @@ const (
 // provider table or the endpoint's spec fixes, never the request. The
 // endpoint needs no Secret and the receiver holds the keys itself.
 const KeyIssuerKeys KeyKind = "issuer-keys"
+
+// KeyVerifyToken: the key is a token the receiver chose that the provider
+// echoes in its subscription handshake only. Events carry no credential
+// and no signature: anyone who knows the URL can send one, so the
+// endpoint's unguessable path and spec.sourceRanges are what protect it.
+const KeyVerifyToken KeyKind = "verify-token"
 
 const (
 	// KeyFormatJWKS is the issuer's JWK Set, fetched from spec.jwt.jwksURL
@@ -50,25 +59,79 @@ const (
 	// ?challenge=<c>, echoed as text/plain with X-Content-Type-Options:
 	// nosniff.
 	HandshakeDropboxChallenge Handshake = "dropbox-challenge"
+	// HandshakeStravaSubscribe is Strava's callback validation: a GET with
+	// hub.mode=subscribe, hub.verify_token and hub.challenge, answered 200
+	// application/json {"hub.challenge": "<challenge>"} when the verify
+	// token is the endpoint's.
+	HandshakeStravaSubscribe Handshake = "strava-subscription-validation"
+	// HandshakeAsanaHookSecret is Asana's webhook handshake: the first POST
+	// carries X-Hook-Secret, which the receiver echoes in the response
+	// header and keeps as the signing secret of later events. It is
+	// accepted only while the endpoint is armed (AnnotationArmHandshake).
+	HandshakeAsanaHookSecret Handshake = "asana-x-hook-secret"
 )
 
 // JWTRecipe is what a SchemeJWT provider fixes; spec.jwt supplies the rest
 // (audiences always; issuer, keys and claims where the provider leaves them
-// to the endpoint).
-// +kubebuilder:object:generate=false
+// to the endpoint). A WebhookProvider's spec.jwt is the same recipe, and
+// may also fix keys, audiences, claims and the header.
+// +kubebuilder:validation:XValidation:rule="!(has(self.jwksURL) && has(self.keys))",message="set jwt.jwksURL or jwt.keys, not both"
 type JWTRecipe struct {
 	// Issuers are the accepted iss values; empty: spec.jwt.issuer.
-	Issuers []string
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=512
+	Issuers []string `json:"issuers,omitempty"`
 	// JWKSURL is the issuer's JWK Set; empty: spec.jwt.jwksURL or keys.
-	JWKSURL string
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https'",message="jwt.jwksURL must be an https URL"
+	JWKSURL string `json:"jwksURL,omitempty"`
+	// Keys are the issuer's public keys inline, each a PEM public key or
+	// certificate, a JWK or a JWK Set; used instead of a JWKS URL.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=16384
+	Keys []string `json:"keys,omitempty"`
 	// Algorithms allowed; empty: spec.jwt.algorithms or every asymmetric
 	// algorithm the verifier knows.
-	Algorithms []string
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:Enum=RS256;RS384;RS512;PS256;PS384;PS512;ES256;ES384;ES512;EdDSA
+	Algorithms []string `json:"algorithms,omitempty"`
+	// Audiences accepted when the endpoint's spec.jwt names none; empty:
+	// every endpoint names its own (spec.jwt.audiences).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=512
+	Audiences []string `json:"audiences,omitempty"`
+	// Claims every token must hold with exactly this string value (or, for
+	// a list claim, contain), besides the endpoint's spec.jwt.claims.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=16
+	Claims map[string]string `json:"claims,omitempty"`
+	// Header carrying the token when the endpoint's spec.jwt names none.
+	// Defaults to Authorization, where the value is "Bearer <token>".
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9-]+$`
+	// +kubebuilder:validation:MaxLength=64
+	Header string `json:"header,omitempty"`
 	// CloudEventsOrigin, when set, is the WebHook-Request-Origin the
 	// CloudEvents abuse-protection OPTIONS is answered for.
-	CloudEventsOrigin string
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	CloudEventsOrigin string `json:"cloudEventsOrigin,omitempty"`
 	// IDField is a JSON path of the delivery id in the body.
-	IDField string
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[^.]+(\.[^.]+)*$`
+	IDField string `json:"idField,omitempty"`
 }
 
 // Entra ID signs tokens of every tenant with the keys of this set.
@@ -145,6 +208,22 @@ var keyPairProviders = []ProviderInfo{
 		Handshake: HandshakeInfo{Kind: HandshakeDropboxChallenge, Method: "GET"},
 		HMAC:      &HMACRecipe{Header: "X-Dropbox-Signature", Algorithm: "sha256", Encoding: "hex"},
 	},
+	{
+		Name: "strava", DisplayName: "Strava Webhook Events", Scheme: SchemeStrava,
+		Docs:       "https://developers.strava.com/docs/webhooks/",
+		Signature:  SignatureInfo{Headers: []string{"query hub.verify_token (subscription GET only)"}, Signed: "nothing (Strava does not sign events)", Algorithm: "none", Encoding: "the verify token you gave Strava, echoed on the validation GET only"},
+		DeliveryID: DeliveryIDInfo{Source: "sha256 of the body (Strava retries the same body)"},
+		Key:        KeyInfo{Kind: KeyVerifyToken, Format: KeyFormatHex, ReceiverChooses: true},
+		Handshake:  HandshakeInfo{Kind: HandshakeStravaSubscribe, Method: "GET"},
+	},
+	{
+		Name: "asana", DisplayName: "Asana", Scheme: SchemeHMAC,
+		Docs:      "https://developers.asana.com/docs/webhooks-guide",
+		Signature: SignatureInfo{Headers: []string{"X-Hook-Signature"}, Signed: "the body", Algorithm: "HMAC-SHA256", Encoding: "hex"},
+		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		Handshake: HandshakeInfo{Kind: HandshakeAsanaHookSecret},
+		HMAC:      &HMACRecipe{Header: "X-Hook-Signature", Algorithm: "sha256", Encoding: "hex"},
+	},
 }
 
 // JWTProviders verify a JWT and take spec.jwt.
@@ -162,6 +241,14 @@ func JWTIssuerFromSpecProviders() []Provider {
 // from the spec or from the issuer.
 func NoSecretProviders() []Provider {
 	return providerNames(func(i ProviderInfo) bool { return i.Key.Kind == KeyPublicKey || i.Key.Kind == KeyIssuerKeys })
+}
+
+// CapturesHandshakeSecret reports whether the provider hands the receiver
+// its signing secret in a handshake (Asana's X-Hook-Secret), which the
+// receiver accepts only while the endpoint is armed.
+func (p Provider) CapturesHandshakeSecret() bool {
+	info, ok := LookupProvider(p)
+	return ok && info.Handshake.Kind == HandshakeAsanaHookSecret
 }
 
 // KeysFromIssuer reports whether the provider's keys come from its issuer

@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -71,7 +72,8 @@ func (r providerRule) marker() string {
 func providerRules() []providerRule {
 	asym, opt, rot := AsymmetricProviders(), PublicKeysOptionalProviders(), ReceiverChoosesSecretProviders()
 	noSecret, jwt, iss := NoSecretProviders(), JWTProviders(), JWTIssuerFromSpecProviders()
-	return []providerRule{
+	signsURL := SignsURLProviders()
+	return guardedByProviderRef([]providerRule{
 		{
 			rule:    "self.provider in " + celList(noSecret) + " || has(self.secretRef) || (self.provider in " + celList(opt) + " && has(self.publicKeys))",
 			message: "spec.secretRef is required for this provider (" + words(opt) + " may use spec.publicKeys instead)",
@@ -104,7 +106,22 @@ func providerRules() []providerRule {
 			rule:    "!has(self.jwt) || !has(self.jwt.issuer) || self.provider in " + celList(iss),
 			message: "spec.jwt.issuer may only be set for " + words(iss) + ": the other providers' issuer is fixed",
 		},
+		{
+			rule:    "!has(self.signedURL) || self.provider in " + celList(signsURL) + " || (self.provider == 'generic-hmac' && has(self.genericHMAC) && has(self.genericHMAC.signedContent) && self.genericHMAC.signedContent.contains('{url}'))",
+			message: "spec.signedURL is only used by providers that sign the URL: " + commas(signsURL) + ", and generic-hmac when spec.genericHMAC.signedContent uses {url}",
+		},
+	})
+}
+
+// guardedByProviderRef prefixes each rule with has(self.providerRef): an
+// endpoint that references a WebhookProvider has no spec.provider (CEL
+// would fail on the missing field), and the manager checks it against
+// the WebhookProvider instead.
+func guardedByProviderRef(rules []providerRule) []providerRule {
+	for i := range rules {
+		rules[i].rule = "has(self.providerRef) || " + rules[i].rule
 	}
+	return rules
 }
 
 func TestProviderMarkersMatchTheTable(t *testing.T) {
@@ -170,6 +187,10 @@ func TestCommittedCRDMatchesTheTable(t *testing.T) {
 	}
 }
 
+// signsURLWords finds "URL" or "URI" as a word (not SNS's "SubscribeURL",
+// a field of the body).
+var signsURLWords = regexp.MustCompile(`\b(URL|URI)\b`)
+
 func TestDerivedHelpersFollowTheTable(t *testing.T) {
 	seen := map[Provider]bool{}
 	for _, info := range Providers {
@@ -195,6 +216,14 @@ func TestDerivedHelpersFollowTheTable(t *testing.T) {
 		spec := WebhookEndpointSpec{Provider: info.Name, PublicKeys: []string{"k"}}
 		if got, want := spec.VerifiesWithPublicKeysOnly(), info.Key.Kind == KeyPublicKey || info.Key.Kind == KeyIssuerKeys || info.Key.PublicKeysOptional; got != want {
 			t.Errorf("%s: VerifiesWithPublicKeysOnly with public keys and no Secret = %v, want %v", info.Name, got, want)
+		}
+	}
+	for _, info := range Providers {
+		// The words of the docs and the property must agree: a provider
+		// said to sign a URL gets spec.signedURL.
+		said := signsURLWords.MatchString(info.Signature.Signed)
+		if info.SignsURL() != said {
+			t.Errorf("%s: SignsURL is %v but the signature is described as %q", info.Name, info.SignsURL(), info.Signature.Signed)
 		}
 	}
 	if Provider("nope").IsAsymmetric() || Provider("nope").ReceiverChoosesSecret() {

@@ -7,7 +7,7 @@ import (
 )
 
 // Provider names the sender whose signature scheme an endpoint verifies.
-// +kubebuilder:validation:Enum=github;gitlab;bitbucket;stripe;shopify;slack;twilio;standardwebhooks;svix;linear;square;paddle;discord;sendgrid;mailgun;zoom;intercom;twitch;generic-hmac;bearer;basic;okta;mailchimp;mandrill;dialogflow;braintree;travis;circleci;meta;coinbase;docusign;typeform;xero;facebook;instagram;whatsapp;x;hubspot;zendesk;pagerduty;sentry;vercel;calendly;workos;buildkite;buildkite-token;orb;tiktok;postmark;resend;clerk;openai;replicate;gitea;forgejo;gogs;bitbucket-server;jira;terraform-cloud;heroku;snyk;sonarqube;sonatype-nexus;pulumi;doppler;grafana;launchdarkly;autodesk;alchemy;razorpay;gocardless;woocommerce;lemonsqueezy;paystack;checkout;bolt;worldline;coinify;fourthwall;oracle-commerce;castle;onfido;veriff;messenger;pusher;webex;segment;clickup;calcom;helpscout;attio;shortcut;todoist;sendbird;line;viber;acuity;tally;ashby;box;mux;persona;elevenlabs;billit;ghost;frameio;customerio;webflow;telegram;xendit;flutterwave;cloudflare;revenuecat;harbor;chargebee;azure-devops;pipedrive;sparkpost;datocms;signatureapi;make;teams-outgoing;airtable;trello;jwt;google-pubsub;github-actions;azure-eventgrid;microsoft-graph;aws-sns;dropbox
+// +kubebuilder:validation:Enum=github;gitlab;bitbucket;stripe;shopify;slack;twilio;standardwebhooks;svix;linear;square;paddle;discord;sendgrid;mailgun;zoom;intercom;twitch;generic-hmac;bearer;basic;okta;mailchimp;mandrill;dialogflow;braintree;travis;circleci;meta;coinbase;docusign;typeform;xero;facebook;instagram;whatsapp;x;hubspot;zendesk;pagerduty;sentry;vercel;calendly;workos;buildkite;buildkite-token;orb;tiktok;postmark;resend;clerk;openai;replicate;gitea;forgejo;gogs;bitbucket-server;jira;terraform-cloud;heroku;snyk;sonarqube;sonatype-nexus;pulumi;doppler;grafana;launchdarkly;autodesk;alchemy;razorpay;gocardless;woocommerce;lemonsqueezy;paystack;checkout;bolt;worldline;coinify;fourthwall;oracle-commerce;castle;onfido;veriff;messenger;pusher;webex;segment;clickup;calcom;helpscout;attio;shortcut;todoist;sendbird;line;viber;acuity;tally;ashby;box;mux;persona;elevenlabs;billit;ghost;frameio;customerio;webflow;telegram;xendit;flutterwave;cloudflare;revenuecat;harbor;chargebee;azure-devops;pipedrive;sparkpost;datocms;signatureapi;make;teams-outgoing;airtable;trello;jwt;google-pubsub;github-actions;azure-eventgrid;microsoft-graph;aws-sns;dropbox;strava;asana
 type Provider string
 
 const (
@@ -52,25 +52,36 @@ const (
 
 // WebhookEndpointSpec declares where a provider's webhooks are received, how
 // they are verified, and where they are delivered.
-// +kubebuilder:validation:XValidation:rule="self.provider in ['discord', 'sendgrid', 'travis', 'jwt', 'google-pubsub', 'github-actions', 'azure-eventgrid', 'aws-sns'] || has(self.secretRef) || (self.provider in ['standardwebhooks', 'svix'] && has(self.publicKeys))",message="spec.secretRef is required for this provider (standardwebhooks and svix may use spec.publicKeys instead)"
-// +kubebuilder:validation:XValidation:rule="!(self.provider in ['discord', 'sendgrid', 'travis']) || (has(self.publicKeys) && size(self.publicKeys) > 0)",message="spec.publicKeys is required for discord, sendgrid and travis"
-// +kubebuilder:validation:XValidation:rule="!has(self.publicKeys) || self.provider in ['discord', 'sendgrid', 'travis', 'standardwebhooks', 'svix']",message="spec.publicKeys is only used by discord, sendgrid, travis, standardwebhooks and svix"
-// +kubebuilder:validation:XValidation:rule="!has(self.github) || self.provider == 'github'",message="spec.github may only be set when provider is github"
-// +kubebuilder:validation:XValidation:rule="!has(self.rotation) || self.provider in ['github', 'gitlab', 'standardwebhooks', 'generic-hmac', 'bearer', 'okta', 'mailchimp', 'dialogflow', 'circleci', 'typeform', 'gitea', 'forgejo', 'gogs', 'bitbucket-server', 'jira', 'terraform-cloud', 'heroku', 'snyk', 'sonarqube', 'sonatype-nexus', 'pulumi', 'doppler', 'grafana', 'autodesk', 'razorpay', 'woocommerce', 'lemonsqueezy', 'webex', 'segment', 'calcom', 'helpscout', 'tally', 'telegram', 'flutterwave', 'cloudflare', 'revenuecat', 'harbor']",message="spec.rotation is only possible where the receiver chooses the secret: github, gitlab, standardwebhooks, generic-hmac, bearer, okta, mailchimp, dialogflow, circleci, typeform, gitea, forgejo, gogs, bitbucket-server, jira, terraform-cloud, heroku, snyk, sonarqube, sonatype-nexus, pulumi, doppler, grafana, autodesk, razorpay, woocommerce, lemonsqueezy, webex, segment, calcom, helpscout, tally, telegram, flutterwave, cloudflare, revenuecat, harbor"
-// +kubebuilder:validation:XValidation:rule="self.provider != 'generic-hmac' || has(self.genericHMAC)",message="spec.genericHMAC is required when provider is generic-hmac"
-// +kubebuilder:validation:XValidation:rule="self.provider == 'generic-hmac' || !has(self.genericHMAC)",message="spec.genericHMAC may only be set when provider is generic-hmac"
-// +kubebuilder:validation:XValidation:rule="!(self.provider in ['jwt', 'google-pubsub', 'github-actions', 'azure-eventgrid']) || has(self.jwt)",message="spec.jwt (at least spec.jwt.audiences) is required for jwt, google-pubsub, github-actions and azure-eventgrid"
-// +kubebuilder:validation:XValidation:rule="!has(self.jwt) || self.provider in ['jwt', 'google-pubsub', 'github-actions', 'azure-eventgrid']",message="spec.jwt is only used by jwt, google-pubsub, github-actions and azure-eventgrid"
-// +kubebuilder:validation:XValidation:rule="!(self.provider in ['jwt', 'azure-eventgrid']) || (has(self.jwt) && has(self.jwt.issuer))",message="spec.jwt.issuer is required for jwt and azure-eventgrid"
-// +kubebuilder:validation:XValidation:rule="!has(self.jwt) || !has(self.jwt.issuer) || self.provider in ['jwt', 'azure-eventgrid']",message="spec.jwt.issuer may only be set for jwt and azure-eventgrid: the other providers' issuer is fixed"
-// +kubebuilder:validation:XValidation:rule="self.provider != 'jwt' || (has(self.jwt) && (has(self.jwt.jwksURL) || has(self.jwt.keys)))",message="provider jwt needs spec.jwt.jwksURL or spec.jwt.keys"
-// +kubebuilder:validation:XValidation:rule="self.provider == 'jwt' || !has(self.jwt) || (!has(self.jwt.jwksURL) && !has(self.jwt.keys))",message="spec.jwt.jwksURL and spec.jwt.keys are only for provider jwt: the other providers' keys are the issuer's"
-// +kubebuilder:validation:XValidation:rule="self.provider != 'aws-sns' || has(self.sns)",message="spec.sns.topicARNs is required for aws-sns"
-// +kubebuilder:validation:XValidation:rule="self.provider == 'aws-sns' || !has(self.sns)",message="spec.sns may only be set when provider is aws-sns"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || self.provider in ['discord', 'sendgrid', 'travis', 'jwt', 'google-pubsub', 'github-actions', 'azure-eventgrid', 'aws-sns'] || has(self.secretRef) || (self.provider in ['standardwebhooks', 'svix'] && has(self.publicKeys))",message="spec.secretRef is required for this provider (standardwebhooks and svix may use spec.publicKeys instead)"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || !(self.provider in ['discord', 'sendgrid', 'travis']) || (has(self.publicKeys) && size(self.publicKeys) > 0)",message="spec.publicKeys is required for discord, sendgrid and travis"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || !has(self.publicKeys) || self.provider in ['discord', 'sendgrid', 'travis', 'standardwebhooks', 'svix']",message="spec.publicKeys is only used by discord, sendgrid, travis, standardwebhooks and svix"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || !has(self.github) || self.provider == 'github'",message="spec.github may only be set when provider is github"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || !has(self.rotation) || self.provider in ['github', 'gitlab', 'standardwebhooks', 'generic-hmac', 'bearer', 'okta', 'mailchimp', 'dialogflow', 'circleci', 'typeform', 'gitea', 'forgejo', 'gogs', 'bitbucket-server', 'jira', 'terraform-cloud', 'heroku', 'snyk', 'sonarqube', 'sonatype-nexus', 'pulumi', 'doppler', 'grafana', 'autodesk', 'razorpay', 'woocommerce', 'lemonsqueezy', 'webex', 'segment', 'calcom', 'helpscout', 'tally', 'telegram', 'flutterwave', 'cloudflare', 'revenuecat', 'harbor', 'strava']",message="spec.rotation is only possible where the receiver chooses the secret: github, gitlab, standardwebhooks, generic-hmac, bearer, okta, mailchimp, dialogflow, circleci, typeform, gitea, forgejo, gogs, bitbucket-server, jira, terraform-cloud, heroku, snyk, sonarqube, sonatype-nexus, pulumi, doppler, grafana, autodesk, razorpay, woocommerce, lemonsqueezy, webex, segment, calcom, helpscout, tally, telegram, flutterwave, cloudflare, revenuecat, harbor, strava"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || self.provider != 'generic-hmac' || has(self.genericHMAC)",message="spec.genericHMAC is required when provider is generic-hmac"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || self.provider == 'generic-hmac' || !has(self.genericHMAC)",message="spec.genericHMAC may only be set when provider is generic-hmac"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || !(self.provider in ['jwt', 'google-pubsub', 'github-actions', 'azure-eventgrid']) || has(self.jwt)",message="spec.jwt (at least spec.jwt.audiences) is required for jwt, google-pubsub, github-actions and azure-eventgrid"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || !has(self.jwt) || self.provider in ['jwt', 'google-pubsub', 'github-actions', 'azure-eventgrid']",message="spec.jwt is only used by jwt, google-pubsub, github-actions and azure-eventgrid"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || !(self.provider in ['jwt', 'azure-eventgrid']) || (has(self.jwt) && has(self.jwt.issuer))",message="spec.jwt.issuer is required for jwt and azure-eventgrid"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || !has(self.jwt) || !has(self.jwt.issuer) || self.provider in ['jwt', 'azure-eventgrid']",message="spec.jwt.issuer may only be set for jwt and azure-eventgrid: the other providers' issuer is fixed"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || self.provider != 'jwt' || (has(self.jwt) && (has(self.jwt.jwksURL) || has(self.jwt.keys)))",message="provider jwt needs spec.jwt.jwksURL or spec.jwt.keys"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || self.provider == 'jwt' || !has(self.jwt) || (!has(self.jwt.jwksURL) && !has(self.jwt.keys))",message="spec.jwt.jwksURL and spec.jwt.keys are only for provider jwt: the other providers' keys are the issuer's"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || self.provider != 'aws-sns' || has(self.sns)",message="spec.sns.topicARNs is required for aws-sns"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || self.provider == 'aws-sns' || !has(self.sns)",message="spec.sns may only be set when provider is aws-sns"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || !has(self.signedURL) || self.provider in ['twilio', 'square', 'mandrill', 'hubspot', 'trello'] || (self.provider == 'generic-hmac' && has(self.genericHMAC) && has(self.genericHMAC.signedContent) && self.genericHMAC.signedContent.contains('{url}'))",message="spec.signedURL is only used by providers that sign the URL: twilio, square, mandrill, hubspot, trello, and generic-hmac when spec.genericHMAC.signedContent uses {url}"
+// +kubebuilder:validation:XValidation:rule="has(self.provider) != has(self.providerRef)",message="set exactly one of spec.provider (a built-in provider) and spec.providerRef (a WebhookProvider)"
+// +kubebuilder:validation:XValidation:rule="!has(self.providerRef) || !(has(self.publicKeys) || has(self.github) || has(self.genericHMAC) || has(self.sns) || (has(self.jwt) && (has(self.jwt.issuer) || has(self.jwt.jwksURL) || has(self.jwt.keys))))",message="with spec.providerRef the WebhookProvider is the recipe: spec.publicKeys, spec.github, spec.genericHMAC, spec.sns and spec.jwt.issuer, jwksURL and keys are not used (spec.jwt.audiences and claims are)"
 type WebhookEndpointSpec struct {
-	// Provider is the sender whose signature scheme is verified.
-	// +required
-	Provider Provider `json:"provider"`
+	// Provider is the built-in sender whose signature scheme is verified
+	// (docs/providers.md). Set it or spec.providerRef.
+	// +optional
+	Provider Provider `json:"provider,omitempty"`
+
+	// ProviderRef names a WebhookProvider, a provider the platform defined
+	// (a table-driven HMAC, token or JWT recipe), instead of spec.provider.
+	// Until it exists and is valid the endpoint is not Ready
+	// (ProviderNotFound, ProviderNotReady) and requests are answered 503.
+	// +optional
+	ProviderRef *ProviderReference `json:"providerRef,omitempty"`
 
 	// SecretRef points at the Secret, in the endpoint's namespace, that holds
 	// the signing secret shared with the provider. Not used by providers
@@ -109,6 +120,22 @@ type WebhookEndpointSpec struct {
 	// SNS configures the aws-sns provider.
 	// +optional
 	SNS *SNSSpec `json:"sns,omitempty"`
+
+	// SignedURL is the URL the provider was given, for providers whose
+	// signature covers the URL they call (twilio, square, mandrill,
+	// hubspot, trello; generic-hmac with {url}): scheme, host, port and
+	// path exactly as configured at the provider, with no query or
+	// fragment. The query the request arrives with is appended, as the
+	// provider signs it (Twilio adds bodySHA256). Set it when a proxy,
+	// ingress or load balancer changes what the receiver sees (host, port,
+	// path prefix); only this URL is then tried. Unset: status.url when
+	// the controller publishes one, then the URL rebuilt from the request
+	// (trusted forwarding headers).
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || (url(self).getScheme() == 'http' && url(self).getHostname() in ['localhost', '127.0.0.1'])) && url(self).getHostname() != ''",message="spec.signedURL must be an absolute https URL (http only for localhost or 127.0.0.1)"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('#') && !self.contains('?')",message="spec.signedURL must have no fragment and no query: the request's query is appended as it arrives"
+	SignedURL string `json:"signedURL,omitempty"`
 
 	// ReplayTolerance is how far a signed timestamp may be from the
 	// receiver's clock before the request is refused, for providers that

@@ -19,6 +19,7 @@ import (
 
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/controllers"
+	"github.com/hookgate/hookgate/ingress/verify"
 	"github.com/hookgate/hookgate/internal/queue"
 )
 
@@ -147,6 +148,7 @@ func runManager(args []string) error {
 		ResyncInterval:          *resync,
 		Changes:                 changes,
 		MaxConcurrentReconciles: *concurrency,
+		ProviderCheck:           verify.CheckInfo,
 		Routes: controllers.RouteDefaults{
 			Kind: kind, Host: *routeHost, IngressClass: *ingressClass, TLSSecret: *tlsSecret,
 			ClusterIssuer: *clusterIssuer, Annotations: ann, Gateways: gws, Policy: routePolicy,
@@ -154,6 +156,23 @@ func runManager(args []string) error {
 		},
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
+		return err
+	}
+	// WebhookProviders are checked with the receiver's own constructors,
+	// handed in: controllers/ does not import ingress/.
+	pr := &controllers.ProviderReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("hookgate-controller"), Check: verify.CheckInfo}
+	if err := pr.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	hs := &controllers.HandshakeSecretReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("hookgate-controller"),
+		Secrets: func(ctx context.Context) (*queue.HandshakeSecrets, error) {
+			c, err := conn(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return queue.OpenHandshakeSecrets(ctx, c)
+		}}
+	if err := hs.SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if *edgeRegistry {

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/hookgate/hookgate/ingress/accesslog"
 	"github.com/hookgate/hookgate/ingress/dispatch"
 	"github.com/hookgate/hookgate/ingress/endpoints"
 	"github.com/hookgate/hookgate/ingress/registry"
@@ -62,12 +63,25 @@ func runReceiver(args []string) error {
 	registrySource := fs.String("registry", "kubernetes", "where endpoints and keys come from: kubernetes (WebhookEndpoints and key mirrors through the API) or nats (the edge registry bucket the manager writes with --edge-registry; edge mode, no Kubernetes API)")
 	dispatchOn := fs.Bool("dispatch", true, "deliver stored events to their targets; false for a receiver that only stores (an edge receiver, whose targets are in the private cluster)")
 	natsDomain := fs.String("nats-domain", "", "JetStream domain of the private cluster's JetStream, reached through a leaf node (edge mode); empty: the JetStream of the server connected to")
+	var accessOpts accesslog.Options
+	accessOpts.BindFlags(fs)
 	zo := zapFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	setLogger(zo)
 	log := ctrl.Log.WithName("receiver")
+	access, err := accessOpts.Open(ctrl.Log.WithName("access-log"), metrics.Registry)
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: after the manager (or the edge
+	// receiver) has returned, which is after the HTTP server drained.
+	defer func() {
+		if err := access.Close(); err != nil {
+			log.Error(err, "Closing the access log failed")
+		}
+	}()
 	trustedProxies, err := ingserver.ParseCIDRs(strings.Split(*trusted, ","))
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
@@ -126,10 +140,14 @@ func runReceiver(args []string) error {
 		}
 		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 		log.Info("Embedded JetStream started", "listen", ns.ClientURL(), "dataDir", *dataDir)
-		nc, err = nats.Connect("", append(nopts, nats.InProcessServer(ns))...)
-	} else {
-		nc, err = nats.Connect(*natsURL, nopts...)
 	}
+	connect := func() (*nats.Conn, error) {
+		if ns != nil {
+			return nats.Connect("", append(nopts, nats.InProcessServer(ns))...)
+		}
+		return nats.Connect(*natsURL, nopts...)
+	}
+	nc, err = connect()
 	if err != nil {
 		return fmt.Errorf("connecting to NATS: %w", err)
 	}
@@ -151,7 +169,7 @@ func runReceiver(args []string) error {
 		return bodyCap, nil
 	}
 	hf := handlerFlags{maxEventsPerEndpoint: *maxEventsPerEndpoint, maxBytesPerEndpoint: *maxBytesPerEndpoint,
-		maxInflight: *maxInflight, maxInflightBytes: *maxInflightBytes, refusalsPerSource: *refusalsPerSource}
+		maxInflight: *maxInflight, maxInflightBytes: *maxInflightBytes, refusalsPerSource: *refusalsPerSource, access: access}
 	newServer := func(h *ingserver.Handler, waitForSync func(context.Context) bool) *ingserver.Server {
 		return &ingserver.Server{Handler: h, Addr: *listen, ProxiedAddr: *proxiedListen,
 			Proxies:     ingserver.Proxies{Trusted: trustedProxies, UseForwarded: useForwarded},
@@ -221,8 +239,27 @@ func runReceiver(args []string) error {
 		return err
 	}
 	if *dispatchOn {
+		// Deliveries have their own connection: behind the ingest path's
+		// publishes on one connection, pulls and acks would wait their
+		// turn, and delivery would fall far behind while webhooks arrive.
+		dnc, err := connect()
+		if err != nil {
+			return fmt.Errorf("connecting to NATS: %w", err)
+		}
+		defer dnc.Drain() //nolint:errcheck
+		dq, err := queue.Attach(ctx, dnc, queue.Options{Replicas: *replicas})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := dq.Close(cctx); err != nil {
+				log.Error(err, "Flushing counters at shutdown failed")
+			}
+		}()
 		d := &dispatch.Dispatcher{
-			Queue:       q,
+			Queue:       dq,
 			Registry:    reg,
 			Resolver:    &dispatch.ServiceResolver{Client: mgr.GetClient(), ClusterDomain: *clusterDomain, AllowExternalName: *allowExternalName},
 			Log:         ctrl.Log.WithName("dispatch"),
@@ -256,6 +293,8 @@ type handlerFlags struct {
 	maxEventsPerEndpoint, maxBytesPerEndpoint int64
 	maxInflight, maxInflightBytes             int64
 	refusalsPerSource                         float64
+	// access is the access log opened from --access-log; nil when off.
+	access *accesslog.Logger
 }
 
 func (f handlerFlags) handler(reg *registry.Registry, q *queue.Queue) *ingserver.Handler {
@@ -263,10 +302,12 @@ func (f handlerFlags) handler(reg *registry.Registry, q *queue.Queue) *ingserver
 		Quota: &ingserver.Quota{Source: q, MaxEventsCeiling: f.maxEventsPerEndpoint, MaxBytesCeiling: f.maxBytesPerEndpoint,
 			Log: ctrl.Log.WithName("quota")},
 		Admission: &ingserver.Admission{MaxRequests: f.maxInflight, MaxBytes: f.maxInflightBytes},
+		Access:    f.access,
 		Sources:   &ingserver.SourceLimiter{Rate: rate.Limit(f.refusalsPerSource), Burst: max(1, int(2*f.refusalsPerSource)), MaxSources: 100000}}
 	if f.refusalsPerSource <= 0 {
 		h.Sources = nil
 	}
+	h.Handshakes = &lazyHandshakeSecrets{nc: q.NC}
 	return h
 }
 

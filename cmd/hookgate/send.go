@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/ingress/verify"
@@ -37,6 +38,7 @@ func runSend(args []string) error {
 	tamper := fs.Bool("tamper", false, "change the body after signing, to see a 401")
 	privateKey := fs.String("private-key", "", "PEM private key file, for providers that sign with a key pair (discord, sendgrid, travis, jwt, aws-sns, ...; standardwebhooks/svix v1a)")
 	genPair := fs.String("generate-key-pair", "", "print a test key pair for this provider (public key for spec.publicKeys, private key for --private-key) and exit")
+	providerFile := fs.String("provider-file", "", "WebhookProvider manifest (YAML) to sign with, instead of the one the endpoint's spec.providerRef names in the cluster: to try a recipe before applying it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -94,30 +96,74 @@ func runSend(args []string) error {
 		return err
 	}
 	d := verify.Delivery{ID: *id, Event: *event, Time: time.Now(), Body: []byte(*body), URL: target}
-	signed, err := verify.SignRequest(string(ep.Spec.Provider), sendOptions(&ep.Spec), d, key)
+	if ep.Spec.SignedURL != "" {
+		// Sign for the URL the provider was given, as it would, and post
+		// to the receiver directly.
+		if d.URL, err = url.Parse(ep.Spec.SignedURL); err != nil {
+			return fmt.Errorf("spec.signedURL: %w", err)
+		}
+	}
+	info, err := sendProvider(ctx, c, &ep.Spec, *providerFile)
 	if err != nil {
 		return err
 	}
+	signed, err := verify.SignRequestFromInfo(info, sendOptions(&ep.Spec), d, key)
+	if err != nil {
+		return err
+	}
+	post := *target
+	post.RawQuery = signed.URL.RawQuery
 	payload := signed.Body
 	if *tamper {
 		payload = append(payload, ' ')
 	}
-	req, err := http.NewRequestWithContext(ctx, signed.Method, signed.URL.String(), bytes.NewReader(payload))
+	req, err := http.NewRequestWithContext(ctx, signed.Method, post.String(), bytes.NewReader(payload))
 	if err != nil {
 		return err
 	}
 	req.Header = signed.Header
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("posting to %s: %w", signed.URL, err)
+		return fmt.Errorf("posting to %s: %w", post.String(), err)
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	fmt.Printf("POST %s provider=%s delivery=%s -> %s %s\n", target, ep.Spec.Provider, *id, resp.Status, strings.TrimSpace(string(rb)))
+	fmt.Printf("POST %s provider=%s delivery=%s -> %s %s\n", target, info.Name, *id, resp.Status, strings.TrimSpace(string(rb)))
 	if resp.StatusCode >= 300 {
 		os.Exit(1)
 	}
 	return nil
+}
+
+// sendProvider is the provider table entry to sign as: the WebhookProvider
+// of --provider-file or of spec.providerRef, converted as the receiver
+// converts it, or the built-in entry of spec.provider.
+func sendProvider(ctx context.Context, c client.Client, s *hookv1.WebhookEndpointSpec, file string) (hookv1.ProviderInfo, error) {
+	var p hookv1.WebhookProvider
+	switch {
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return hookv1.ProviderInfo{}, fmt.Errorf("reading --provider-file: %w", err)
+		}
+		if err := yaml.UnmarshalStrict(b, &p); err != nil {
+			return hookv1.ProviderInfo{}, fmt.Errorf("--provider-file %s is no WebhookProvider: %w", file, err)
+		}
+	case s.ProviderRef != nil:
+		if err := c.Get(ctx, types.NamespacedName{Name: s.ProviderRef.Name}, &p); err != nil {
+			return hookv1.ProviderInfo{}, fmt.Errorf("reading WebhookProvider %s: %w", s.ProviderRef.Name, err)
+		}
+	default:
+		info, ok := hookv1.LookupProvider(s.Provider)
+		if !ok {
+			return hookv1.ProviderInfo{}, fmt.Errorf("unknown provider %q", s.Provider)
+		}
+		return info, nil
+	}
+	if err := p.Spec.Validate(); err != nil {
+		return hookv1.ProviderInfo{}, fmt.Errorf("WebhookProvider %s: %w", p.Name, err)
+	}
+	return p.Spec.ProviderInfo(p.Name), nil
 }
 
 // sendOptions are the per-endpoint settings a signer needs: the same ones

@@ -19,6 +19,11 @@ import (
 // endpoint that verifies with a Secret.
 type MirrorReader func(ctx context.Context) (data map[string][]byte, found bool, err error)
 
+// ProviderReader returns the spec of the WebhookProvider name, for an
+// endpoint's spec.providerRef, or an error that says why there is none
+// (shown to the sender's operator as the endpoint's 503 reason).
+type ProviderReader func(ctx context.Context, name string) (*hookv1.WebhookProviderSpec, error)
+
 // Builder turns a WebhookEndpoint and its key mirror into the registry's
 // entry. It is the one place that does: the Kubernetes loader (Loader) and
 // the NATS loader of edge receivers (NATSLoader) differ only in where they
@@ -32,6 +37,10 @@ type Builder struct {
 	BodyCap int64
 	// Now is the clock; tests inject one.
 	Now func() time.Time
+	// Provider resolves spec.providerRef: the Kubernetes loader reads the
+	// WebhookProvider, the NATS loader takes the one in the registry
+	// entry. Nil: such endpoints get no verifier.
+	Provider ProviderReader
 }
 
 func (b Builder) now() time.Time {
@@ -50,7 +59,11 @@ func (b Builder) Apply(ctx context.Context, ep *hookv1.WebhookEndpoint, mirror M
 		b.Registry.Delete(key)
 		return
 	}
-	e, err := Compile(ep)
+	info, err := b.resolveProvider(ctx, ep)
+	e, cerr := CompileWith(ep, info)
+	if err == nil {
+		err = cerr
+	}
 	if err != nil {
 		// The API's validation should make this unreachable; keep the
 		// endpoint routable so requests get a clear 503 rather than 404.
@@ -65,7 +78,7 @@ func (b Builder) Apply(ctx context.Context, ep *hookv1.WebhookEndpoint, mirror M
 	if b.BodyCap > 0 && e.MaxBodyBytes > b.BodyCap {
 		e.MaxBodyBytes = b.BodyCap
 	}
-	b.loadKeys(ctx, ep, e, mirror)
+	b.loadKeys(ctx, ep, e, mirror, info)
 	// Status updates (counters, every few seconds) recompile the endpoint:
 	// keep the token bucket, or every update would refill it.
 	if old, ok := b.Registry.ByUID(e.UID); ok && old.Limiter != nil && e.Limiter != nil &&
@@ -75,14 +88,41 @@ func (b Builder) Apply(ctx context.Context, ep *hookv1.WebhookEndpoint, mirror M
 	b.Registry.Upsert(e)
 }
 
-func (b Builder) loadKeys(ctx context.Context, ep *hookv1.WebhookEndpoint, e *registry.Endpoint, mirror MirrorReader) {
-	if ep.Spec.Provider.KeysFromIssuer() {
+// resolveProvider returns the WebhookProvider's entry of an endpoint with
+// spec.providerRef, nil for one with spec.provider.
+func (b Builder) resolveProvider(ctx context.Context, ep *hookv1.WebhookEndpoint) (*hookv1.ProviderInfo, error) {
+	ref := ep.Spec.ProviderRef
+	if ref == nil {
+		return nil, nil
+	}
+	if b.Provider == nil {
+		return nil, fmt.Errorf("spec.providerRef: this receiver cannot read WebhookProviders")
+	}
+	spec, err := b.Provider(ctx, ref.Name)
+	if err != nil {
+		return nil, fmt.Errorf("spec.providerRef: %w", err)
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("spec.providerRef: WebhookProvider %s is invalid: %w", ref.Name, err)
+	}
+	info := spec.ProviderInfo(ref.Name)
+	return &info, nil
+}
+
+// loadKeys fills in the endpoint's keys; ref is its WebhookProvider's
+// entry, nil for a built-in provider.
+func (b Builder) loadKeys(ctx context.Context, ep *hookv1.WebhookEndpoint, e *registry.Endpoint, mirror MirrorReader, ref *hookv1.ProviderInfo) {
+	info, _ := hookv1.LookupProvider(ep.Spec.Provider)
+	if ref != nil {
+		info = *ref
+	}
+	if info.KeysFromIssuer() {
 		// The verifier has the issuer's keys (spec.jwt, a JWKS, SNS's
 		// certificates): no Secret, no mirror.
 		e.KeysInVerifier = true
 		return
 	}
-	if ep.Spec.VerifiesWithPublicKeysOnly() {
+	if info.VerifiesWithPublicKeysOnly(&ep.Spec) {
 		for _, k := range ep.Spec.PublicKeys {
 			e.Keys = append(e.Keys, []byte(k))
 		}

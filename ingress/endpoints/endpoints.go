@@ -43,11 +43,16 @@ import (
 // uidIndex indexes WebhookEndpoints by UID, to find a key mirror's endpoint.
 const uidIndex = ".metadata.uid"
 
+// providerRefIndex indexes WebhookEndpoints by spec.providerRef.name, to
+// find the endpoints of a WebhookProvider.
+const providerRefIndex = ".spec.providerRef.name"
+
 // The receiver only reads: endpoints and target Services cluster-wide, and
 // Secrets only in its own namespace, where the key mirrors are. That Role is
 // hand-written (config/rbac/receiver/keys_role.yaml, the chart's
 // keys-rbac.yaml): a marker cannot name the namespace the receiver runs in.
 // +kubebuilder:rbac:groups=hookgate.io,resources=webhookendpoints,verbs=get;list;watch
+// +kubebuilder:rbac:groups=hookgate.io,resources=webhookproviders,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
 
 // Loader reconciles WebhookEndpoints into a registry.
@@ -89,11 +94,17 @@ func (l *Loader) SetupWithManager(mgr ctrl.Manager) error {
 		func(o client.Object) []string { return []string{string(o.GetUID())} }); err != nil {
 		return fmt.Errorf("indexing WebhookEndpoints by UID: %w", err)
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &hookv1.WebhookEndpoint{}, providerRefIndex, ProviderRefIndexer); err != nil {
+		return fmt.Errorf("indexing WebhookEndpoints by spec.providerRef: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("receiver-endpoints").
 		For(&hookv1.WebhookEndpoint{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(l.endpointForMirror),
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		// A WebhookProvider's recipe is part of each endpoint that uses it.
+		Watches(&hookv1.WebhookProvider{}, handler.EnqueueRequestsFromMapFunc(l.endpointsOfProvider),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), MaxConcurrentReconciles: 2}).
 		Complete(l)
 }
@@ -116,6 +127,41 @@ func (l *Loader) endpointForMirror(ctx context.Context, o client.Object) []recon
 	return reqs
 }
 
+// ProviderRefIndexer indexes a WebhookEndpoint by the name of its
+// WebhookProvider.
+func ProviderRefIndexer(o client.Object) []string {
+	if ref := o.(*hookv1.WebhookEndpoint).Spec.ProviderRef; ref != nil {
+		return []string{ref.Name}
+	}
+	return nil
+}
+
+// endpointsOfProvider maps a WebhookProvider to the endpoints that use it.
+func (l *Loader) endpointsOfProvider(ctx context.Context, o client.Object) []reconcile.Request {
+	var list hookv1.WebhookEndpointList
+	if err := l.Client.List(ctx, &list, client.MatchingFields{providerRefIndex: o.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing the endpoints of a WebhookProvider failed", "provider", o.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// readProvider reads a WebhookProvider from the cache.
+func (l *Loader) readProvider(ctx context.Context, name string) (*hookv1.WebhookProviderSpec, error) {
+	var p hookv1.WebhookProvider
+	if err := l.Client.Get(ctx, types.NamespacedName{Name: name}, &p); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("WebhookProvider %s not found", name)
+		}
+		return nil, fmt.Errorf("reading WebhookProvider %s: %w", name, err)
+	}
+	return &p.Spec, nil
+}
+
 // Reconcile publishes one endpoint's current configuration and keys.
 func (l *Loader) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var ep hookv1.WebhookEndpoint
@@ -133,7 +179,7 @@ func (l *Loader) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 }
 
 func (l *Loader) builder() Builder {
-	return Builder{Registry: l.Registry, MaxBodyBytes: l.MaxBodyBytes, BodyCap: l.BodyCap, Now: l.Now}
+	return Builder{Registry: l.Registry, MaxBodyBytes: l.MaxBodyBytes, BodyCap: l.BodyCap, Now: l.Now, Provider: l.readProvider}
 }
 
 // readMirror reads the endpoint's key mirror from the receiver's
@@ -157,13 +203,22 @@ func (l *Loader) readMirror(ctx context.Context, ep *hookv1.WebhookEndpoint) (ma
 // Compile turns an endpoint's spec into the data plane's form. On error
 // the returned endpoint still names the endpoint, without a verifier.
 func Compile(ep *hookv1.WebhookEndpoint) (*registry.Endpoint, error) {
+	return CompileWith(ep, nil)
+}
+
+// CompileWith is Compile with the provider table entry that the endpoint's
+// spec.providerRef resolved to (a WebhookProvider's,
+// WebhookProviderSpec.ProviderInfo); nil for an endpoint with
+// spec.provider, whose entry is the built-in table's.
+func CompileWith(ep *hookv1.WebhookEndpoint, ref *hookv1.ProviderInfo) (*registry.Endpoint, error) {
 	s := &ep.Spec
+	info, infoErr := endpointProvider(s, ref)
 	e := &registry.Endpoint{
 		UID:        string(ep.UID),
 		Key:        client.ObjectKeyFromObject(ep),
 		Generation: ep.Generation,
 		Path:       ep.Status.WebhookPath,
-		Provider:   string(s.Provider),
+		Provider:   string(info.Name),
 		Target: registry.Target{
 			Service: s.Target.Service.Name,
 			Port:    s.Target.Service.Port,
@@ -172,13 +227,23 @@ func Compile(ep *hookv1.WebhookEndpoint) (*registry.Endpoint, error) {
 		DedupeWindow:    s.Dedupe.GetWindow(),
 		MaxBodyBytes:    s.Limits.GetMaxBodyBytes(),
 		MaxQueuedEvents: s.Limits.GetMaxQueuedEvents(),
-		HandshakeMethod: handshakeMethod(s.Provider),
+		HandshakeMethod: handshakeMethod(info),
 		MaxQueuedBytes:  s.Limits.GetMaxQueuedBytes(),
 		MaxAttempts:     s.Delivery.GetMaxAttempts(),
 		BackoffInitial:  s.Delivery.Backoff.GetInitial(),
 		BackoffMax:      s.Delivery.Backoff.GetMax(),
 		Timeout:         s.Delivery.GetTimeout(),
 		Suspended:       s.Suspend,
+	}
+	if s.Provider.CapturesHandshakeSecret() {
+		// The receiver checks the arm's window on each handshake, against
+		// its own clock; an unparsable arm arms nothing.
+		e.CapturesSecret = true
+		if v, ok := ep.Annotations[hookv1.AnnotationArmHandshake]; ok {
+			if t, err := time.Parse(time.RFC3339, v); err == nil {
+				e.ArmedUntil, e.Arm = t, v
+			}
+		}
 	}
 	if burst := s.Limits.GetBurst(); burst > 0 {
 		e.Limiter = rate.NewLimiter(rate.Limit(*s.Limits.RequestsPerSecond), burst)
@@ -190,7 +255,10 @@ func Compile(ep *hookv1.WebhookEndpoint) (*registry.Endpoint, error) {
 		}
 		e.SourceRanges = append(e.SourceRanges, p.Masked())
 	}
-	v, err := newVerifier(s)
+	if infoErr != nil {
+		return e, infoErr
+	}
+	v, err := newVerifier(s, info, ep.Status.URL)
 	if err != nil {
 		return e, err
 	}
@@ -198,8 +266,21 @@ func Compile(ep *hookv1.WebhookEndpoint) (*registry.Endpoint, error) {
 	return e, nil
 }
 
-func newVerifier(s *hookv1.WebhookEndpointSpec) (verify.Verifier, error) {
+// newVerifier builds the endpoint's verifier; publicURL is status.url,
+// which URL-signing providers try before the request's URL.
+func newVerifier(s *hookv1.WebhookEndpointSpec, info hookv1.ProviderInfo, publicURL string) (verify.Verifier, error) {
 	o := verify.Options{}
+	if s.SignedURL != "" {
+		u, err := verify.ParseSignedURL(s.SignedURL)
+		if err != nil {
+			return nil, fmt.Errorf("spec.signedURL: %w", err)
+		}
+		o.SignedURL = u
+	}
+	// status.url is the controller's; a bad one is only not tried.
+	if u, err := verify.ParseSignedURL(publicURL); publicURL != "" && err == nil {
+		o.PublicURL = u
+	}
 	if s.ReplayTolerance != nil {
 		o.Tolerance = s.ReplayTolerance.Duration
 	}
@@ -226,8 +307,11 @@ func newVerifier(s *hookv1.WebhookEndpointSpec) (verify.Verifier, error) {
 	o.JWT = verify.JWTOptionsFromSpec(s.JWT)
 	o.SNS = verify.SNSOptionsFromSpec(s.SNS)
 	// The provider table decides which verifier (scheme) and defaults apply.
-	v, err := verify.New(string(s.Provider), o)
+	v, err := verify.NewFromInfo(info, o)
 	if err != nil {
+		if s.ProviderRef != nil {
+			return nil, fmt.Errorf("spec.providerRef: WebhookProvider %s: %w", s.ProviderRef.Name, err)
+		}
 		if s.Provider == hookv1.ProviderGenericHMAC {
 			return nil, fmt.Errorf("spec.genericHMAC: %w", err)
 		}
@@ -238,9 +322,25 @@ func newVerifier(s *hookv1.WebhookEndpointSpec) (verify.Verifier, error) {
 
 // handshakeMethod is the provider's non-POST handshake method, from the
 // provider table.
-func handshakeMethod(p hookv1.Provider) string {
-	if info, ok := hookv1.LookupProvider(p); ok && info.Handshake.Method != http.MethodPost {
+func handshakeMethod(info hookv1.ProviderInfo) string {
+	if info.Handshake.Method != http.MethodPost {
 		return info.Handshake.Method
 	}
 	return ""
+}
+
+// endpointProvider is the table entry an endpoint verifies with: ref, what
+// its spec.providerRef resolved to, or the built-in entry of spec.provider.
+func endpointProvider(s *hookv1.WebhookEndpointSpec, ref *hookv1.ProviderInfo) (hookv1.ProviderInfo, error) {
+	if s.ProviderRef != nil {
+		if ref == nil {
+			return hookv1.ProviderInfo{Name: hookv1.Provider(s.ProviderRef.Name)}, fmt.Errorf("spec.providerRef: WebhookProvider %s is not resolved", s.ProviderRef.Name)
+		}
+		return *ref, nil
+	}
+	info, ok := hookv1.LookupProvider(s.Provider)
+	if !ok {
+		return hookv1.ProviderInfo{Name: s.Provider}, fmt.Errorf("spec.provider: unknown provider %q", s.Provider)
+	}
+	return info, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/internal/queue"
 )
 
@@ -172,7 +173,15 @@ func (l *NATSLoader) apply(ctx context.Context, e jetstream.KeyValueEntry) {
 		l.Log.Error(err, "Ignoring edge registry entry", "uid", e.Key(), "revision", e.Revision())
 		return
 	}
-	l.Builder.Apply(ctx, entry.Endpoint, func(context.Context) (map[string][]byte, bool, error) {
+	// The manager resolved spec.providerRef into the entry.
+	b := l.Builder
+	b.Provider = func(_ context.Context, name string) (*hookv1.WebhookProviderSpec, error) {
+		if entry.Provider == nil {
+			return nil, fmt.Errorf("WebhookProvider %s not found (the edge registry entry carries none)", name)
+		}
+		return entry.Provider, nil
+	}
+	b.Apply(ctx, entry.Endpoint, func(context.Context) (map[string][]byte, bool, error) {
 		return entry.Keys, entry.Keys != nil, nil
 	})
 }

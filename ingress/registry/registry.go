@@ -26,6 +26,12 @@ type Endpoint struct {
 	// HandshakeMethod is the method other than POST the provider uses for
 	// its verification handshake (Okta's and Mailchimp's GET); empty: none.
 	HandshakeMethod string
+	// CapturesSecret: the provider hands over its signing secret in a
+	// handshake (Asana's X-Hook-Secret), accepted only before ArmedUntil
+	// (hookgate.io/arm-handshake, whose value Arm is); zero: not armed.
+	CapturesSecret bool
+	ArmedUntil     time.Time
+	Arm            string
 
 	Verifier verify.Verifier
 	// Keys are the signing keys, current first. Empty when the Secret or

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hookgate/hookgate/ingress/accesslog"
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/internal/queue"
 	"github.com/hookgate/hookgate/internal/queue/queuetest"
@@ -26,8 +28,11 @@ func BenchmarkAcceptedDelivery(b *testing.B) {
 	ep := githubEndpoint()
 	ep.MaxBodyBytes = 1 << 20
 	reg.Upsert(ep)
+	// The access record is part of every request's cost.
+	access := accesslog.New(io.Discard, accesslog.Config{})
+	defer access.Close()
 	h := &Handler{Registry: reg, Store: q, Log: logr.Discard(), Metrics: NewMetrics(prometheus.NewRegistry()),
-		Now: func() time.Time { return now }}
+		Now: func() time.Time { return now }, Access: access}
 	body := strings.Repeat("x", 2048)
 	b.ReportAllocs()
 	b.ResetTimer()

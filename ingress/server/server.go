@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
+	"github.com/hookgate/hookgate/ingress/accesslog"
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/ingress/verify"
 	"github.com/hookgate/hookgate/internal/queue"
@@ -50,6 +51,12 @@ type Handler struct {
 	Sources *SourceLimiter
 	// Now is the clock; tests inject one.
 	Now func() time.Time
+	// Handshakes stores secrets captured from armed handshakes (Asana's
+	// X-Hook-Secret, capture.go); nil refuses them with 503.
+	Handshakes HandshakeSecrets
+	// Access gets one record per request, never sampled (the application
+	// log is for errors); nil records none.
+	Access *accesslog.Logger
 }
 
 // outcome is what happened to one request, for the log line and metrics.
@@ -107,6 +114,13 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) 
 	if !ep.Allowed(addr) {
 		h.Sources.Refused(addr, now)
 		return outcome{status: http.StatusForbidden, result: "rejected", reason: "SourceNotAllowed"}
+	}
+	// Before the keys: the handshake is how the first key arrives.
+	if o, ok := h.captureHandshake(r, ep, now); ok {
+		if o.result == "rejected" {
+			h.Sources.Refused(addr, now)
+		}
+		return o
 	}
 	if ep.Verifier == nil {
 		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: "EndpointMisconfigured"}
@@ -242,9 +256,16 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ep *registry.En
 	if h.Metrics != nil {
 		h.Metrics.Requests.WithLabelValues(endpoint, o.result, o.reason).Inc()
 	}
-	h.Log.Info("Webhook", "endpoint", endpoint, "provider", provider, "status", o.status,
-		"outcome", o.result, "reason", o.reason, "delivery", o.delivery,
-		"latency", time.Since(start).String(), "remote", r.RemoteAddr)
+	if h.Access != nil {
+		rec := accesslog.Record{Time: start, RemoteAddr: r.RemoteAddr, Method: r.Method, Endpoint: endpoint, Provider: provider,
+			Status: o.status, Outcome: o.result, Reason: o.reason, Delivery: o.delivery, BodyBytes: r.ContentLength,
+			Latency: time.Since(start)}
+		// The address the allowlist judged; handle() computed it the same way.
+		if addr, err := h.Proxies.Client(r); err == nil {
+			rec.Client = addr
+		}
+		h.Access.Record(rec)
+	}
 }
 
 func (h *Handler) now() time.Time {

@@ -106,6 +106,9 @@ type genericHMAC struct {
 	tolerance time.Duration
 	content   []segment
 	usesID    bool
+	usesURL   bool
+	// urls are the URLs {url} may stand for (signedurl.go).
+	urls signedURLs
 }
 
 // NewGenericHMAC validates opts and returns a Verifier for them. Keys are
@@ -196,6 +199,8 @@ func compileGenericHMAC(opts GenericHMACOptions) (*genericHMAC, error) {
 		switch s.kind {
 		case phID:
 			g.usesID = true
+		case phURL:
+			g.usesURL = true
 		case phTimestamp:
 			usesTS = true
 		}
@@ -281,8 +286,7 @@ func (g *genericHMAC) Verify(req *Request, keys [][]byte, now time.Time) (Result
 	if len(usable) == 0 {
 		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
 	}
-	write := func(h hash.Hash) { g.writeContent(h, req, fields) }
-	if !anyKeyMatches(g.newHash, usable, [][]byte{sig}, write) {
+	if !g.matches(usable, [][]byte{sig}, req, fields) {
 		return Result{}, fail(ReasonSignatureMismatch, "%s matches none of %d keys", g.header, len(usable))
 	}
 	res := Result{DeliveryID: fields.id}
@@ -363,6 +367,23 @@ func (g *genericHMAC) timestampText(req *Request) (string, bool, error) {
 		return "", false, fail(ReasonMalformedSignature, "%s has %d %s= elements", g.header, found, g.tsParam)
 	}
 	return raw, found == 1, nil
+}
+
+// matches reports whether one of keys made one of sigs over req's signed
+// content; a template with {url} is tried with each URL the provider may
+// have signed (signedurl.go).
+func (g *genericHMAC) matches(keys, sigs [][]byte, req *Request, f genericFields) bool {
+	if !g.usesURL {
+		return anyKeyMatches(g.newHash, keys, sigs, func(h hash.Hash) { g.writeContent(h, req, f) })
+	}
+	for _, u := range g.urls.candidates(req) {
+		r := *req
+		r.URL = u
+		if anyKeyMatches(g.newHash, keys, sigs, func(h hash.Hash) { g.writeContent(h, &r, f) }) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeContent streams the template into h without building the whole

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"encoding/base64"
 	"encoding/json"
-	"hash"
 	"net/http"
 	"strings"
 	"time"
@@ -22,7 +21,12 @@ import (
 
 func init() {
 	registerScheme(hookv1.SchemeHMAC, func(info hookv1.ProviderInfo, o Options) (Verifier, error) {
-		return newTableHMAC(info, o.Tolerance)
+		t, err := newTableHMAC(info, o.Tolerance)
+		if err != nil {
+			return nil, err
+		}
+		t.g.urls = newSignedURLs(o)
+		return t, nil
 	})
 }
 
@@ -105,7 +109,7 @@ func (t *tableHMAC) Verify(req *Request, keys [][]byte, now time.Time) (Result, 
 	if len(usable) == 0 {
 		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
 	}
-	if !anyKeyMatches(g.newHash, usable, sigs, func(h hash.Hash) { g.writeContent(h, req, fields) }) {
+	if !g.matches(usable, sigs, req, fields) {
 		return Result{}, fail(ReasonSignatureMismatch, "%s matches none of %d keys", g.header, len(usable))
 	}
 	res := Result{DeliveryID: fields.id}

@@ -83,7 +83,8 @@ func newJWTVerifier(info hookv1.ProviderInfo, o *JWTOptions) (*jwtVerifier, erro
 	if r == nil {
 		return nil, fmt.Errorf("provider %s has no JWT recipe", info.Name)
 	}
-	if o == nil || len(o.Audiences) == 0 {
+	o = withJWTRecipe(r, o)
+	if len(o.Audiences) == 0 {
 		return nil, fmt.Errorf("provider %s needs spec.jwt.audiences", info.Name)
 	}
 	v := &jwtVerifier{
@@ -137,6 +138,39 @@ func newJWTVerifier(info hookv1.ProviderInfo, o *JWTOptions) (*jwtVerifier, erro
 		return nil, fmt.Errorf("spec.jwt.algorithms: none of %v is allowed for provider %s (%v)", o.Algorithms, info.Name, allowed)
 	}
 	return v, nil
+}
+
+// withJWTRecipe returns the endpoint's options completed by what the
+// recipe fixes beyond issuers and JWKS URL (a WebhookProvider's): keys and
+// audiences when the endpoint names none, the header when it names none,
+// and the recipe's claims, which the endpoint's cannot override.
+func withJWTRecipe(r *hookv1.JWTRecipe, o *JWTOptions) *JWTOptions {
+	out := JWTOptions{}
+	if o != nil {
+		out = *o
+	}
+	if len(out.Audiences) == 0 {
+		out.Audiences = r.Audiences
+	}
+	if len(out.Keys) == 0 {
+		for _, k := range r.Keys {
+			out.Keys = append(out.Keys, []byte(k))
+		}
+	}
+	if out.Header == "" {
+		out.Header = r.Header
+	}
+	if len(r.Claims) > 0 {
+		claims := make(map[string]string, len(out.Claims)+len(r.Claims))
+		for k, v := range out.Claims {
+			claims[k] = v
+		}
+		for k, v := range r.Claims {
+			claims[k] = v
+		}
+		out.Claims = claims
+	}
+	return &out
 }
 
 func contains(list []string, s string) bool {

@@ -75,6 +75,9 @@ func signJWTRequest(info hookv1.ProviderInfo, o Options, d Delivery, req *Reques
 	if jo == nil {
 		jo = &JWTOptions{}
 	}
+	if info.JWT != nil {
+		jo = withJWTRecipe(info.JWT, jo)
+	}
 	iss := jo.Issuer
 	if info.JWT != nil && len(info.JWT.Issuers) > 0 {
 		iss = info.JWT.Issuers[0]

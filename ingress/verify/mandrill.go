@@ -27,15 +27,17 @@ const MandrillSignatureHeader = "X-Mandrill-Signature"
 const MandrillEventsField = "mandrill_events"
 
 func init() {
-	register(string(hookv1.SchemeMandrill), func(Options) (Verifier, error) { return mandrillVerifier{}, nil })
+	register(string(hookv1.SchemeMandrill), func(o Options) (Verifier, error) { return mandrillVerifier{urls: newSignedURLs(o)}, nil })
 }
 
-type mandrillVerifier struct{}
+// mandrillVerifier checks the signature against o.SignedURL, o.PublicURL
+// or the request's URL (signedurl.go).
+type mandrillVerifier struct{ urls signedURLs }
 
 // Verify implements Verifier. Mandrill signs no timestamp and sends no
 // delivery id (one POST carries a batch of events): a captured request can
 // be replayed while the key is valid.
-func (mandrillVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Result, error) {
+func (v mandrillVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Result, error) {
 	if req == nil {
 		return Result{}, errNoRequest()
 	}
@@ -50,21 +52,24 @@ func (mandrillVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Result
 	if err != nil {
 		return Result{}, err
 	}
-	if req.URL == nil {
+	urls := v.urls.candidates(req)
+	if len(urls) == 0 {
 		return Result{}, fail(ReasonMissingSignature, "the request URL, which Mandrill signs, is unknown")
 	}
-	write, err := mandrillContent(req.URL, req.Body)
-	if err != nil {
-		return Result{}, err
-	}
 	usable := trimmedKeys(keys)
-	if len(usable) == 0 {
-		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
+	for _, u := range urls {
+		write, err := mandrillContent(u, req.Body)
+		if err != nil {
+			return Result{}, err
+		}
+		if len(usable) == 0 {
+			return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
+		}
+		if anyKeyMatches(sha1.New, usable, [][]byte{sig}, write) {
+			return Result{}, nil
+		}
 	}
-	if !anyKeyMatches(sha1.New, usable, [][]byte{sig}, write) {
-		return Result{}, fail(ReasonSignatureMismatch, "%s matches none of %d keys", MandrillSignatureHeader, len(usable))
-	}
-	return Result{}, nil
+	return Result{}, fail(ReasonSignatureMismatch, "%s matches none of %d keys", MandrillSignatureHeader, len(usable))
 }
 
 // mandrillContent returns the writer of the signed content. A parameter

@@ -52,9 +52,17 @@ func New(provider string, o Options) (Verifier, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown provider %q", provider)
 	}
+	return NewFromInfo(info, o)
+}
+
+// NewFromInfo returns the verifier of a provider table entry, built by the
+// entry's scheme: a built-in's, or a WebhookProvider's converted with
+// WebhookProviderSpec.ProviderInfo. A zero o.Tolerance takes the entry's
+// default replay window.
+func NewFromInfo(info hookv1.ProviderInfo, o Options) (Verifier, error) {
 	c, ok := schemeConstructor(info.Scheme)
 	if !ok {
-		return nil, fmt.Errorf("provider %q: no verifier for scheme %q", provider, info.Scheme)
+		return nil, fmt.Errorf("provider %q: no verifier for scheme %q", info.Name, info.Scheme)
 	}
 	if o.Tolerance <= 0 {
 		o.Tolerance = info.Timestamp.DefaultWindow
@@ -79,9 +87,15 @@ func init() {
 	register("github", func(o Options) (Verifier, error) { return NewGitHub(GitHubOptions{AllowSHA1: o.AllowSHA1}), nil })
 	register(string(hookv1.SchemeStandardWebhooks), func(o Options) (Verifier, error) { return NewStandardWebhooksWithOptions(o), nil })
 	register(string(hookv1.SchemeGenericHMAC), func(o Options) (Verifier, error) {
-		if o.Generic == nil {
-			return NewGenericHMAC(GenericHMACOptions{})
+		opts := GenericHMACOptions{}
+		if o.Generic != nil {
+			opts = *o.Generic
 		}
-		return NewGenericHMAC(*o.Generic)
+		g, err := compileGenericHMAC(opts)
+		if err != nil {
+			return nil, err
+		}
+		g.urls = newSignedURLs(o)
+		return g, nil
 	})
 }

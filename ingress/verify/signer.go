@@ -247,6 +247,15 @@ var signers = map[hookv1.Scheme]signer{
 		signToken(*info.Token, req, key)
 		return nil
 	},
+	hookv1.SchemeStrava: func(_ hookv1.ProviderInfo, _ Options, d Delivery, req *Request, _ []byte) error {
+		// Strava signs nothing: the body is all there is.
+		body, err := StravaEvent(req.Body, d.Time)
+		if err != nil {
+			return err
+		}
+		req.Body = body
+		return nil
+	},
 	hookv1.SchemeMandrill: func(_ hookv1.ProviderInfo, _ Options, _ Delivery, req *Request, key []byte) error {
 		body, sig, err := SignMandrill(req.URL, req.Body, key)
 		if err != nil {
@@ -292,6 +301,13 @@ func SignRequest(provider string, o Options, d Delivery, key []byte) (*Request, 
 	if !ok {
 		return nil, fmt.Errorf("unknown provider %q", provider)
 	}
+	return SignRequestFromInfo(info, o, d, key)
+}
+
+// SignRequestFromInfo is SignRequest for a provider table entry, e.g. a
+// WebhookProvider's (WebhookProviderSpec.ProviderInfo).
+func SignRequestFromInfo(info hookv1.ProviderInfo, o Options, d Delivery, key []byte) (*Request, error) {
+	provider := string(info.Name)
 	sign, ok := signers[info.Scheme]
 	if !ok {
 		return nil, fmt.Errorf("provider %q: no signer for scheme %q", provider, info.Scheme)

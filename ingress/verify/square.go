@@ -13,7 +13,7 @@ import (
 // (https://developer.squareup.com/docs/webhooks/step3validate).
 const SquareSignatureHeader = "X-Square-Hmacsha256-Signature"
 
-type squareVerifier struct{}
+type squareVerifier struct{ urls signedURLs }
 
 // NewSquare returns a Verifier for Square webhooks. Keys are the webhook
 // subscription's signature key as raw bytes (Square's SDKs use the text
@@ -21,14 +21,19 @@ type squareVerifier struct{}
 //
 // Square signs the notification URL together with the body, so a
 // notification cannot be replayed against another endpoint. The URL must be
-// byte for byte the one configured in Square: Request.URL as the provider
-// called it, scheme, host, path and query. Square signs no timestamp, so
+// byte for byte the one configured in Square: spec.signedURL when a proxy
+// changes what the receiver sees, otherwise status.url or the request's URL
+// (see signedurl.go). Square signs no timestamp, so
 // there is no replay window; event_id in the body is the dedupe key Square
 // documents.
 func NewSquare() Verifier { return squareVerifier{} }
 
+// NewSquareWithOptions is NewSquare verifying against o.SignedURL or
+// o.PublicURL (signedurl.go).
+func NewSquareWithOptions(o Options) Verifier { return squareVerifier{urls: newSignedURLs(o)} }
+
 // Verify implements Verifier.
-func (squareVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Result, error) {
+func (v squareVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Result, error) {
 	if req == nil {
 		return Result{}, errNoRequest()
 	}
@@ -43,7 +48,8 @@ func (squareVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Result, 
 	if err != nil {
 		return Result{}, err
 	}
-	if req.URL == nil {
+	urls := v.urls.candidates(req)
+	if len(urls) == 0 {
 		// Without the URL the signed content cannot be rebuilt. This is a
 		// receiver fault, never the sender's, but it must still refuse.
 		return Result{}, fail(ReasonMissingSignature, "the request URL Square signs is unknown")
@@ -52,15 +58,17 @@ func (squareVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Result, 
 	if len(usable) == 0 {
 		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
 	}
-	url := req.URL.String()
-	write := func(h hash.Hash) {
-		h.Write([]byte(url))
-		h.Write(req.Body)
+	for _, u := range urls {
+		signed := u.String()
+		write := func(h hash.Hash) {
+			h.Write([]byte(signed))
+			h.Write(req.Body)
+		}
+		if anyKeyMatches(sha256.New, usable, [][]byte{sig}, write) {
+			return Result{DeliveryID: squareEventID(req.Body)}, nil
+		}
 	}
-	if !anyKeyMatches(sha256.New, usable, [][]byte{sig}, write) {
-		return Result{}, fail(ReasonSignatureMismatch, "%s matches none of %d keys for this URL", SquareSignatureHeader, len(usable))
-	}
-	return Result{DeliveryID: squareEventID(req.Body)}, nil
+	return Result{}, fail(ReasonSignatureMismatch, "%s matches none of %d keys for %d candidate URL(s)", SquareSignatureHeader, len(usable), len(urls))
 }
 
 // parseSquareSignature decodes the base64 MAC.
@@ -84,5 +92,5 @@ func SignSquare(notificationURL string, body, key []byte) string {
 }
 
 func init() {
-	register("square", func(Options) (Verifier, error) { return NewSquare(), nil })
+	register("square", func(o Options) (Verifier, error) { return NewSquareWithOptions(o), nil })
 }

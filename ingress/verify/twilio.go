@@ -32,10 +32,10 @@ const (
 	twilioBodyHashParam = "bodySHA256"
 )
 
-type twilioVerifier struct{}
+type twilioVerifier struct{ urls signedURLs }
 
 func init() {
-	register("twilio", func(Options) (Verifier, error) { return NewTwilio(), nil })
+	register("twilio", func(o Options) (Verifier, error) { return NewTwilioWithOptions(o), nil })
 }
 
 // NewTwilio returns a Verifier for Twilio webhooks. Keys are account auth
@@ -44,7 +44,8 @@ func init() {
 // whitespace since tokens have none.
 //
 // The signature covers the URL Twilio called, so the receiver must hand in
-// the URL as Twilio saw it (scheme and host after trusted-proxy handling).
+// the URL as Twilio saw it (scheme and host after trusted-proxy handling),
+// or be told it (NewTwilioWithOptions, spec.signedURL).
 //
 // Twilio signs no timestamp: a captured request stays valid for as long as
 // the auth token does. The idempotency header used for dedupe is not
@@ -53,8 +54,12 @@ func init() {
 // where that matters.
 func NewTwilio() Verifier { return twilioVerifier{} }
 
+// NewTwilioWithOptions is NewTwilio verifying against o.SignedURL or
+// o.PublicURL (signedurl.go).
+func NewTwilioWithOptions(o Options) Verifier { return twilioVerifier{urls: newSignedURLs(o)} }
+
 // Verify implements Verifier.
-func (twilioVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Result, error) {
+func (v twilioVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Result, error) {
 	if req == nil {
 		return Result{}, errNoRequest()
 	}
@@ -69,10 +74,13 @@ func (twilioVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Result, 
 	if err != nil {
 		return Result{}, err
 	}
-	if req.URL == nil {
+	urls := v.urls.candidates(req)
+	if len(urls) == 0 {
 		return Result{}, fail(ReasonMissingSignature, "the request URL, which Twilio signs, is unknown")
 	}
-	content, err := twilioSignedContent(req.URL, req.Body)
+	// Every candidate carries the request's query, so the body hash is
+	// the same for all.
+	content, err := twilioSignedContent(urls[0], req.Body)
 	if err != nil {
 		return Result{}, err
 	}
@@ -80,10 +88,12 @@ func (twilioVerifier) Verify(req *Request, keys [][]byte, _ time.Time) (Result, 
 	if len(usable) == 0 {
 		return Result{}, fail(ReasonNoUsableKey, "no non-empty key configured")
 	}
-	for _, u := range twilioURLVariants(req.URL) {
-		write := func(h hash.Hash) { content.write(h, u) }
-		if anyKeyMatches(sha1.New, usable, [][]byte{sig}, write) {
-			return Result{DeliveryID: firstHeader(req.Header, TwilioIdempotencyHeader)}, nil
+	for _, candidate := range urls {
+		for _, u := range twilioURLVariants(candidate) {
+			write := func(h hash.Hash) { content.write(h, u) }
+			if anyKeyMatches(sha1.New, usable, [][]byte{sig}, write) {
+				return Result{DeliveryID: firstHeader(req.Header, TwilioIdempotencyHeader)}, nil
+			}
 		}
 	}
 	return Result{}, fail(ReasonSignatureMismatch, "%s matches none of %d keys", TwilioSignatureHeader, len(usable))

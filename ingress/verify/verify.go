@@ -83,6 +83,14 @@ type Options struct {
 	JWT *JWTOptions
 	// SNS configures aws-sns (spec.sns).
 	SNS *SNSOptions
+	// SignedURL is the URL the provider was configured with
+	// (spec.signedURL), for providers that sign the URL they call: when
+	// set it is the only URL verified against, with the request's query.
+	// See signedurl.go.
+	SignedURL *url.URL
+	// PublicURL is the endpoint's public URL (status.url), tried before
+	// the URL rebuilt from the request when SignedURL is unset.
+	PublicURL *url.URL
 }
 
 // Verifier checks one request against every currently valid key.

@@ -29,6 +29,11 @@ type RegistryEntry struct {
 	// Keys is the data of the endpoint's key mirror (internal/keyring's
 	// layout); nil while there is none.
 	Keys map[string][]byte `json:"keys,omitempty"`
+	// Provider is the spec of the WebhookProvider the endpoint's
+	// spec.providerRef names, resolved by the manager so that an edge
+	// receiver needs no API access; nil for a built-in provider, or while
+	// the WebhookProvider does not exist.
+	Provider *hookv1.WebhookProviderSpec `json:"provider,omitempty"`
 }
 
 // NewRegistryEntry trims ep to what a receiver reads, so status updates

@@ -308,7 +308,7 @@ func (s *suite) setup(t *testing.T) {
 		r := &receiver{http: freePort(), probe: freePort()}
 		name := "receiver-" + strconv.Itoa(i)
 		r.proc = &proc{name: name, bin: s.bin, log: filepath.Join(s.dir, name+".log"),
-			noise: []string{`"msg":"Webhook"`, `"msg":"Delivery failed; will retry"`},
+			noise: []string{`{"time":"` /* access records */, `"msg":"Delivery failed; will retry"`},
 			env:   append([]string{"KUBECONFIG=" + rcvKube}, env...),
 			args: testenv.LocalArgs(rcvArgs, map[string]string{
 				"--listen":                    "127.0.0.1:" + strconv.Itoa(r.http),
