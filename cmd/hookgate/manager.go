@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -88,6 +89,9 @@ func runManager(args []string) error {
 		LeaderElection:          *leaderElect,
 		LeaderElectionID:        "hookgate-manager.hookgate.io",
 		LeaderElectionNamespace: *leaderNS,
+		// Nothing reads managedFields; with thousands of endpoints (often
+		// server-side applied) they are most of the cache.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)

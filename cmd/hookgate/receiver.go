@@ -208,7 +208,9 @@ func runReceiver(args []string) error {
 		return errors.New("--keys-namespace (or POD_NAMESPACE) is required: the receiver reads its keys from Secrets there")
 	}
 	// Secrets only in the receiver's namespace, whatever --namespace says.
-	mopts.Cache = cache.Options{ByObject: endpoints.CacheByObject(*keysNS)}
+	// Nothing reads managedFields; with thousands of endpoints (often
+	// server-side applied) they are most of the cache.
+	mopts.Cache = cache.Options{ByObject: endpoints.CacheByObject(*keysNS), DefaultTransform: cache.TransformStripManagedFields()}
 	if *namespace != "" {
 		mopts.Cache.DefaultNamespaces = map[string]cache.Config{*namespace: {}}
 	}

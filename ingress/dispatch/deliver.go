@@ -73,11 +73,18 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 	if aerr == nil {
 		// The target has the event: confirm that even while shutting down,
 		// or it would be delivered again after AckWait.
-		ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
 		// Counted before the ack, once per stored event: a redelivery
 		// after this process died between the two is not counted again.
-		first := d.countOnce(ackCtx, ep, queue.CounterDelivered, seq, "delivered")
+		// An event that cannot be counted (the tally's leader is being
+		// elected for longer than countWait) is not acknowledged either:
+		// delivered again later, it is counted then (at-least-once).
+		first, counted := d.countOnce(ctx, ep, queue.CounterDelivered, seq, "delivered")
+		if !counted {
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+		ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
 		if err := msg.DoubleAck(ackCtx); err != nil {
 			log.Error(err, "Acknowledging delivered event failed; it may be delivered again")
 			return
@@ -104,7 +111,10 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 			_ = msg.NakWithDelay(ep.BackoffMax)
 			return
 		}
-		first := d.countOnce(ctx, ep, queue.CounterDeadLettered, seq, "deadlettered")
+		// Acknowledged even if it could not be counted: offered again, it
+		// would be dead-lettered twice.
+		first, counted := d.countOnce(ctx, ep, queue.CounterDeadLettered, seq, "deadlettered")
+		first = first || !counted
 		if err := msg.DoubleAck(ctx); err != nil {
 			log.Error(err, "Acknowledging dead-lettered event failed")
 		} else {
@@ -137,17 +147,24 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 // whether this was the first time. A failure to count is logged and the
 // event acknowledged all the same: delivering it again to count it would
 // cost the target more than a counter short by one.
-func (d *Dispatcher) countOnce(ctx context.Context, ep *registry.Endpoint, counter string, seq uint64, outcome string) bool {
-	first, err := d.Queue.CountFinished(ctx, ep.UID, counter, seq)
+func (d *Dispatcher) countOnce(ctx context.Context, ep *registry.Endpoint, counter string, seq uint64, outcome string) (first, counted bool) {
+	// Also while shutting down, and through a NATS leader election.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), countWait)
+	defer cancel()
+	first, err := d.Queue.CountFinished(cctx, ep.UID, counter, seq)
 	if err != nil {
 		d.Log.Error(err, "Counting a finished event failed", "endpoint", ep.Key.String(), "counter", counter)
-		first = true
+		return false, false
 	}
 	if d.Metrics != nil {
 		d.Metrics.Attempts.WithLabelValues(ep.Key.String(), outcome).Inc()
 	}
-	return first
+	return first, true
 }
+
+// countWait bounds counting a finished event: longer than a NATS stream
+// leader election (about 10 s in the fault suite).
+const countWait = 30 * time.Second
 
 // unqueue takes a finished event's body off the endpoint's storage quota.
 func (d *Dispatcher) unqueue(ep *registry.Endpoint, msg jetstream.Msg) {

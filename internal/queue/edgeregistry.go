@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -99,6 +100,16 @@ func (r *EdgeRegistry) Put(ctx context.Context, e RegistryEntry) (bool, error) {
 	}
 	uid := string(e.Endpoint.UID)
 	cur, err := r.KV.Get(ctx, uid)
+	// A bucket just made on a cluster answers direct gets once its
+	// replicas are up: wait for that rather than fail the first write.
+	for pause := 50 * time.Millisecond; errors.Is(err, nats.ErrNoResponders) && pause < 5*time.Second; pause *= 2 {
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(pause):
+		}
+		cur, err = r.KV.Get(ctx, uid)
+	}
 	switch {
 	case err == nil && bytes.Equal(cur.Value(), b):
 		return false, nil

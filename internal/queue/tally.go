@@ -112,6 +112,9 @@ type tallyEndpoint struct {
 }
 
 func newTally(js jetstream.JetStream, timeout time.Duration) *tally {
+	// A commit retries through a leader election, which outlasts one
+	// publish's timeout.
+	timeout = max(timeout, 30*time.Second)
 	return &tally{js: js, writer: nuid.Next(), timeout: timeout, now: time.Now, eps: map[string]*tallyEndpoint{}}
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -126,18 +127,42 @@ func TestHelmUpgradeFromThePreviousChartUpgradesTheCRDAndUninstallKeepsIt(t *tes
 	}
 }
 
+var crdNameLine = regexp.MustCompile(`(?m)^  name: (\S+)$`)
+
 // TestChartRendersTheGeneratedCRD guards the template: what the chart
 // renders is config/crd/bases (the controller-gen output) plus metadata.
 func TestChartRendersTheGeneratedCRD(t *testing.T) {
-	gen, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "crd", "bases", "hookgate.io_webhookendpoints.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := run(t, nil, helmBin(t), "template", release, chartDir(), "-n", namespace, "--show-only", "templates/crds.yaml")
-	_, genSpec, ok := strings.Cut(string(gen), "\nspec:\n")
-	_, outSpec, ok2 := strings.Cut(out, "\nspec:\n")
-	if !ok || !ok2 || strings.TrimSpace(genSpec) != strings.TrimSpace(outSpec) {
-		t.Fatal("the chart's CRD spec differs from config/crd/bases: run make manifests")
+	rendered := map[string]string{} // CRD name -> spec
+	for _, doc := range strings.Split(out, "\n---") {
+		meta, spec, ok := strings.Cut(doc, "\nspec:\n")
+		if !ok {
+			continue
+		}
+		if m := crdNameLine.FindStringSubmatch(meta); m != nil {
+			rendered[m[1]] = strings.TrimSpace(spec)
+		}
+	}
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "crd", "bases", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no CRDs in config/crd/bases: %v", err)
+	}
+	for _, f := range files {
+		gen, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta, genSpec, ok := strings.Cut(string(gen), "\nspec:\n")
+		m := crdNameLine.FindStringSubmatch(meta)
+		if !ok || m == nil {
+			t.Fatalf("%s: no CRD name or spec", f)
+		}
+		if rendered[m[1]] != strings.TrimSpace(genSpec) {
+			t.Fatalf("the chart's CRD %s differs from %s (or is missing): run make manifests", m[1], filepath.Base(f))
+		}
+	}
+	if len(rendered) != len(files) {
+		t.Fatalf("the chart renders %d CRDs, config/crd/bases has %d", len(rendered), len(files))
 	}
 	if !strings.Contains(out, "helm.sh/resource-policy: keep") || !strings.Contains(out, "app.kubernetes.io/managed-by: Helm") {
 		t.Errorf("rendered CRD lacks the keep annotation or the chart's labels:\n%.600s", out)
