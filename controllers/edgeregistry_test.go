@@ -60,9 +60,11 @@ var _ = Describe("Edge registry", func() {
 		ep := endpoint(ns, "gh")
 		Expect(k8s.Create(ctx, ep)).To(Succeed())
 		// The manager has assigned a path and mirrored the keys.
+		// (The mirror is written during the reconcile, the path with its
+		// status patch at the end: wait for both.)
 		Eventually(readMirror(ctx, ep), timeout, interval).ShouldNot(BeNil())
+		Eventually(func(g Gomega) string { return get(ctx, ep)(g).Status.WebhookPath }, timeout, interval).ShouldNot(BeEmpty())
 		cur := get(ctx, ep)(Default)
-		Expect(cur.Status.WebhookPath).NotTo(BeEmpty())
 
 		reconcile(cur)
 		e := entry(cur.UID)(Default)
