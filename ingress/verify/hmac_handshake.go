@@ -63,23 +63,9 @@ func (t *tableHMAC) answerHandshake(req *Request, keys [][]byte) (Result, error)
 }
 
 func (t *tableHMAC) answerMeta(q url.Values, keys [][]byte) (Result, error) {
-	mode, err := oneParam(q, MetaModeParam)
+	token, challenge, err := hubSubscription(q)
 	if err != nil {
 		return Result{}, err
-	}
-	token, err := oneParam(q, MetaVerifyTokenParam)
-	if err != nil {
-		return Result{}, err
-	}
-	challenge, err := oneParam(q, MetaChallengeParam)
-	if err != nil {
-		return Result{}, err
-	}
-	if mode != "subscribe" {
-		return Result{}, fail(ReasonMalformedSignature, "%s is %q, not subscribe", MetaModeParam, mode)
-	}
-	if !tokenText(challenge) {
-		return Result{}, fail(ReasonMalformedSignature, "%s is not a short token", MetaChallengeParam)
 	}
 	var tokens [][]byte
 	for _, k := range keys {
@@ -200,4 +186,29 @@ func tokenText(s string) bool {
 		}
 	}
 	return true
+}
+
+// hubSubscription reads a hub.* subscription check (Meta, Strava): exactly
+// one hub.mode=subscribe, hub.verify_token and hub.challenge, the
+// challenge a short token.
+func hubSubscription(q url.Values) (token, challenge string, err error) {
+	mode, err := oneParam(q, MetaModeParam)
+	if err != nil {
+		return "", "", err
+	}
+	token, err = oneParam(q, MetaVerifyTokenParam)
+	if err != nil {
+		return "", "", err
+	}
+	challenge, err = oneParam(q, MetaChallengeParam)
+	if err != nil {
+		return "", "", err
+	}
+	if mode != "subscribe" {
+		return "", "", fail(ReasonMalformedSignature, "%s is %q, not subscribe", MetaModeParam, mode)
+	}
+	if !tokenText(challenge) {
+		return "", "", fail(ReasonMalformedSignature, "%s is not a short token", MetaChallengeParam)
+	}
+	return token, challenge, nil
 }

@@ -77,23 +77,9 @@ func answerStrava(req *Request, keys [][]byte) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	mode, err := oneParam(q, MetaModeParam)
+	token, challenge, err := hubSubscription(q)
 	if err != nil {
 		return Result{}, err
-	}
-	token, err := oneParam(q, MetaVerifyTokenParam)
-	if err != nil {
-		return Result{}, err
-	}
-	challenge, err := oneParam(q, MetaChallengeParam)
-	if err != nil {
-		return Result{}, err
-	}
-	if mode != "subscribe" {
-		return Result{}, fail(ReasonMalformedSignature, "%s is %q, not subscribe", MetaModeParam, mode)
-	}
-	if !tokenText(challenge) {
-		return Result{}, fail(ReasonMalformedSignature, "%s is not a short token", MetaChallengeParam)
 	}
 	tokens := trimmedKeys(keys)
 	if len(tokens) == 0 {
