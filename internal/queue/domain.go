@@ -29,20 +29,12 @@ func AttachDomain(ctx context.Context, nc *nats.Conn, domain string, opts Option
 	if err != nil {
 		return nil, err
 	}
-	opts.defaults()
-	// This repeats Attach with another JetStream context; Attach could take
-	// one (queue.go is being reworked, so it is left alone here).
-	q := &Queue{NC: nc, JS: js, opts: opts, counters: &counterBatch{js: js}}
 	if _, err := js.Stream(ctx, EventsStream); err != nil {
 		return nil, fmt.Errorf("opening stream %s in JetStream domain %q (is the leaf link up, has a receiver of the private cluster started?): %w", EventsStream, domain, err)
 	}
-	for _, b := range []struct {
-		name string
-		kv   *jetstream.KeyValue
-	}{{StateBucket, &q.state}, {AttemptsBucket, &q.attempts}} {
-		if *b.kv, err = js.KeyValue(ctx, b.name); err != nil {
-			return nil, fmt.Errorf("opening bucket %s in JetStream domain %q: %w", b.name, domain, err)
-		}
+	q, err := attach(ctx, nc, js, opts, fmt.Sprintf(" in JetStream domain %q", domain))
+	if err != nil {
+		return nil, err
 	}
 	return q, nil
 }

@@ -61,19 +61,10 @@ type EdgeRegistry struct {
 // the events stream the receivers made (the manager never decides
 // replicas), and opens it.
 func OpenEdgeRegistry(ctx context.Context, nc *nats.Conn) (*EdgeRegistry, error) {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, fmt.Errorf("creating JetStream context: %w", err)
-	}
-	s, err := js.Stream(ctx, EventsStream)
-	if err != nil {
-		return nil, fmt.Errorf("opening stream %s (has a receiver started?): %w", EventsStream, err)
-	}
-	kv, err := ensureKeyValue(ctx, js, jetstream.KeyValueConfig{
+	kv, err := ensureBucketBesideEvents(ctx, nc, jetstream.KeyValueConfig{
 		Bucket:      EdgeRegistryBucket,
 		Description: "Endpoints and their keys, for receivers outside the cluster",
 		Storage:     jetstream.FileStorage,
-		Replicas:    s.CachedInfo().Config.Replicas,
 	})
 	if err != nil {
 		return nil, err

@@ -39,19 +39,10 @@ type HandshakeSecrets struct {
 // OpenHandshakeSecrets creates the bucket if needed (file storage, as many
 // replicas as the events stream) and opens it.
 func OpenHandshakeSecrets(ctx context.Context, nc *nats.Conn) (*HandshakeSecrets, error) {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, fmt.Errorf("creating JetStream context: %w", err)
-	}
-	s, err := js.Stream(ctx, EventsStream)
-	if err != nil {
-		return nil, fmt.Errorf("opening stream %s (has a receiver started?): %w", EventsStream, err)
-	}
-	kv, err := ensureKeyValue(ctx, js, jetstream.KeyValueConfig{
+	kv, err := ensureBucketBesideEvents(ctx, nc, jetstream.KeyValueConfig{
 		Bucket:      HandshakeSecretBucket,
 		Description: "Signing secrets captured from armed handshakes, until the manager stores them",
 		Storage:     jetstream.FileStorage,
-		Replicas:    s.CachedInfo().Config.Replicas,
 		TTL:         handshakeSecretTTL,
 	})
 	if err != nil {

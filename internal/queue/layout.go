@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -116,4 +117,20 @@ func kvMatches(st jetstream.KeyValueStatus, want jetstream.KeyValueConfig) bool 
 	info := st.(*jetstream.KeyValueBucketStatus).StreamInfo()
 	return info.Config.Replicas == max(want.Replicas, 1) && info.Config.MaxAge == want.TTL &&
 		info.Config.Description == want.Description
+}
+
+// ensureBucketBesideEvents is ensureKeyValue for a bucket a manager makes
+// after the receivers made the layout: it takes as many replicas as the
+// events stream (the manager never decides replicas).
+func ensureBucketBesideEvents(ctx context.Context, nc *nats.Conn, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("creating JetStream context: %w", err)
+	}
+	s, err := js.Stream(ctx, EventsStream)
+	if err != nil {
+		return nil, fmt.Errorf("opening stream %s (has a receiver started?): %w", EventsStream, err)
+	}
+	cfg.Replicas = s.CachedInfo().Config.Replicas
+	return ensureKeyValue(ctx, js, cfg)
 }

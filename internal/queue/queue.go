@@ -212,12 +212,27 @@ func Attach(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating JetStream context: %w", err)
 	}
-	q := &Queue{NC: nc, JS: js, opts: opts, counters: &counterBatch{js: js}, tally: newTally(js, opts.PublishTimeout)}
+	q, err := attach(ctx, nc, js, opts, " (has a receiver started?)")
+	if err != nil {
+		return nil, err
+	}
+	q.tally = newTally(js, opts.PublishTimeout)
+	return q, nil
+}
+
+// attach opens the buckets of an existing layout through js (this
+// cluster's JetStream, or another domain's); where says which, in errors.
+// The Queue counts no finished events: Attach adds the tally, an edge
+// queue needs none.
+func attach(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Options, where string) (*Queue, error) {
+	opts.defaults()
+	q := &Queue{NC: nc, JS: js, opts: opts, counters: &counterBatch{js: js}}
+	var err error
 	if q.state, err = js.KeyValue(ctx, StateBucket); err != nil {
-		return nil, fmt.Errorf("opening bucket %s (has a receiver started?): %w", StateBucket, err)
+		return nil, fmt.Errorf("opening bucket %s%s: %w", StateBucket, where, err)
 	}
 	if q.attempts, err = js.KeyValue(ctx, AttemptsBucket); err != nil {
-		return nil, fmt.Errorf("opening bucket %s (has a receiver started?): %w", AttemptsBucket, err)
+		return nil, fmt.Errorf("opening bucket %s%s: %w", AttemptsBucket, where, err)
 	}
 	return q, nil
 }
