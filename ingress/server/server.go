@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -74,17 +75,20 @@ type outcome struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	now := h.now()
+	// The client address, judged once: by the allowlist and the source
+	// limiter in handle, and recorded in the access log.
+	client, clientErr := h.Proxies.Client(r)
 	if !h.Admission.enter() {
-		h.finish(w, r, nil, start, overloaded)
+		h.finish(w, r, nil, start, client, clientErr, overloaded)
 		return
 	}
 	defer h.Admission.leave()
 	ep, ok := h.Registry.ByPath(r.URL.Path)
 	if !ok {
-		h.finish(w, r, nil, start, outcome{status: http.StatusNotFound, result: "rejected", reason: "UnknownPath"})
+		h.finish(w, r, nil, start, client, clientErr, outcome{status: http.StatusNotFound, result: "rejected", reason: "UnknownPath"})
 		return
 	}
-	o := h.handle(r, ep, now)
+	o := h.handle(r, ep, now, client, clientErr)
 	// Only refused deliveries count: a GET from a scanner is not one, nor
 	// a request from an address already slowed down for its refusals
 	// (counting those would turn a flood into a flood of counter writes).
@@ -93,10 +97,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.Log.V(1).Info("Counting rejection failed", "error", err.Error())
 		}
 	}
-	h.finish(w, r, ep, start, o)
+	h.finish(w, r, ep, start, client, clientErr, o)
 }
 
-func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) outcome {
+func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time, addr netip.Addr, addrErr error) outcome {
 	// A provider's handshake may come as a GET (Okta, Mailchimp): it is
 	// let through to the verifier, and answered only if it is a handshake
 	// that proves itself; it is never stored as an event.
@@ -104,8 +108,7 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) 
 	if handshakeOnly && (ep.HandshakeMethod == "" || r.Method != ep.HandshakeMethod) {
 		return outcome{status: http.StatusMethodNotAllowed, result: "rejected", reason: "MethodNotAllowed"}
 	}
-	addr, err := h.Proxies.Client(r)
-	if err != nil {
+	if addrErr != nil {
 		return outcome{status: http.StatusForbidden, result: "rejected", reason: "SourceNotAllowed"}
 	}
 	if h.Sources.Blocked(addr, now) {
@@ -220,7 +223,7 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time) 
 	return outcome{status: http.StatusOK, result: result, delivery: res.DeliveryID}
 }
 
-func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ep *registry.Endpoint, start time.Time, o outcome) {
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ep *registry.Endpoint, start time.Time, client netip.Addr, clientErr error, o outcome) {
 	switch {
 	case o.handshake != nil:
 		for k, vs := range o.handshake.Header {
@@ -260,9 +263,9 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ep *registry.En
 		rec := accesslog.Record{Time: start, RemoteAddr: r.RemoteAddr, Method: r.Method, Endpoint: endpoint, Provider: provider,
 			Status: o.status, Outcome: o.result, Reason: o.reason, Delivery: o.delivery, BodyBytes: r.ContentLength,
 			Latency: time.Since(start)}
-		// The address the allowlist judged; handle() computed it the same way.
-		if addr, err := h.Proxies.Client(r); err == nil {
-			rec.Client = addr
+		// The address the allowlist judged.
+		if clientErr == nil {
+			rec.Client = client
 		}
 		h.Access.Record(rec)
 	}
