@@ -116,6 +116,9 @@ func (l *NATSLoader) watch(ctx context.Context, reg *queue.EdgeRegistry, last *u
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	var behind bool
+	// loadedAt is the bucket's last revision when the watch reported its
+	// initial entries applied: the registry is loaded once it gets there.
+	var loadedAt uint64
 	for {
 		select {
 		case <-ctx.Done():
@@ -125,15 +128,21 @@ func (l *NATSLoader) watch(ctx context.Context, reg *queue.EdgeRegistry, last *u
 				return errors.New("the watch ended")
 			}
 			if e == nil {
-				// Every entry that existed when the watch began is applied.
+				// The watch says every entry that existed when it began is
+				// applied. Its count can come from a replica that has not
+				// seen the newest writes, so the bucket's last revision,
+				// read from its leader, must have been reached too.
 				if !l.Loaded() {
-					l.Log.Info("Edge registry loaded", "endpoints", len(l.Registry.List()))
-					close(l.ch())
+					loadedAt = l.bucketRevision(ctx, reg)
+					l.markLoadedAt(*last, loadedAt)
 				}
 				continue
 			}
 			l.apply(ctx, e)
 			*last = e.Revision()
+			if !l.Loaded() && loadedAt > 0 {
+				l.markLoadedAt(*last, loadedAt)
+			}
 		case <-tick.C:
 			// Ordered consumers recover from most losses on their own; one
 			// that stays behind the bucket (e.g. its consumer vanished
@@ -159,6 +168,31 @@ func (l *NATSLoader) watch(ctx context.Context, reg *queue.EdgeRegistry, last *u
 			}
 		}
 	}
+}
+
+// bucketRevision is the bucket's last revision, read from its stream
+// leader; 0 when it cannot be read (then the watch's own word is taken).
+func (l *NATSLoader) bucketRevision(ctx context.Context, reg *queue.EdgeRegistry) uint64 {
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	st, err := reg.KV.Status(sctx)
+	if err != nil {
+		return 0
+	}
+	if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+		return bs.StreamInfo().State.LastSeq
+	}
+	return 0
+}
+
+// markLoadedAt reports the registry loaded once the entries applied reach
+// the bucket's revision at (0: unknown).
+func (l *NATSLoader) markLoadedAt(applied, at uint64) {
+	if applied < at {
+		return
+	}
+	l.Log.Info("Edge registry loaded", "endpoints", len(l.Registry.List()))
+	close(l.ch())
 }
 
 func (l *NATSLoader) apply(ctx context.Context, e jetstream.KeyValueEntry) {
