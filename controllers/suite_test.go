@@ -76,6 +76,7 @@ var _ = BeforeSuite(func() {
 	changes := make(chan event.GenericEvent, 64)
 	r := &Reconciler{
 		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
 		Recorder:       mgr.GetEventRecorder("hookgate-controller"),
 		Queue:          q,
 		PublicBaseURL:  "https://hooks.example.com",

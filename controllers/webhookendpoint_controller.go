@@ -47,9 +47,14 @@ const (
 
 // Reconciler reconciles WebhookEndpoints.
 type Reconciler struct {
-	Client   client.Client
-	Recorder events.EventRecorder
-	Queue    QueueReader
+	Client client.Client
+	// APIReader reads past the cache (the manager's GetAPIReader): a
+	// replay token is checked against the server before dead letters move,
+	// since the cache may not yet show the replay that recorded it. Nil:
+	// Client.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Queue     QueueReader
 	// PublicBaseURL, e.g. https://hooks.example.com, makes status.url.
 	PublicBaseURL string
 	// ResyncInterval re-reads counters even when no change was signalled.
@@ -198,6 +203,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		before = obj.DeepCopy()
 	}
 
+	// A path, once assigned, never changes: providers are configured with
+	// it. It is written on its own, with the resourceVersion as a
+	// precondition: the cache may not yet hold the patch that assigned one
+	// (the Ingress this reconcile creates brings the endpoint straight
+	// back), and a second path written over the first would turn every
+	// delivery to the advertised URL into a 404.
+	if obj.Status.WebhookPath == "" {
+		requeue, err := r.assignPath(ctx, obj)
+		if err != nil || requeue {
+			return ctrl.Result{Requeue: requeue}, err
+		}
+		before = obj.DeepCopy()
+	}
+
 	defer func() {
 		obj.Status.ObservedGeneration = obj.Generation
 		r.emitTransitions(before, obj)
@@ -220,14 +239,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint) (ctrl.Result, error) {
-	// A path, once assigned, never changes: providers are configured with it.
-	if obj.Status.WebhookPath == "" {
-		p, err := newPath()
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		obj.Status.WebhookPath = p
-	}
 	// Which provider verifies: a missing or invalid WebhookProvider stops
 	// here with Ready=False; its watch brings the endpoint back.
 	info, ok, err := r.resolveProvider(ctx, obj)
@@ -300,6 +311,12 @@ func (r *Reconciler) reconcileReplay(ctx context.Context, obj *hookv1.WebhookEnd
 	if token == "" || (obj.Status.Replay != nil && obj.Status.Replay.Token == token) || r.Queue == nil {
 		return nil
 	}
+	// Reconciles of one endpoint never overlap, so the server's copy holds
+	// every earlier replay's record.
+	done, err := r.replayRecorded(ctx, obj, token)
+	if err != nil || done {
+		return err
+	}
 	n, err := r.Queue.Replay(ctx, string(obj.UID))
 	if err != nil {
 		r.event(obj, corev1.EventTypeWarning, "ReplayFailed", "Replay", "Replaying dead letters failed after %d: %v", n, err)
@@ -308,6 +325,24 @@ func (r *Reconciler) reconcileReplay(ctx context.Context, obj *hookv1.WebhookEnd
 	obj.Status.Replay = &hookv1.ReplayStatus{Token: token, Replayed: n, Time: metav1.NewTime(r.now().Truncate(time.Second))}
 	r.event(obj, corev1.EventTypeNormal, hookv1.ReasonReplayed, "Replay", "Replayed %d dead-lettered event(s) (%s=%s)", n, hookv1.AnnotationReplay, token)
 	return nil
+}
+
+// replayRecorded reports whether the server's copy of obj has already
+// recorded the replay of token, and copies that record into obj.
+func (r *Reconciler) replayRecorded(ctx context.Context, obj *hookv1.WebhookEndpoint, token string) (bool, error) {
+	reader := r.APIReader
+	if reader == nil {
+		reader = r.Client
+	}
+	var live hookv1.WebhookEndpoint
+	if err := reader.Get(ctx, client.ObjectKeyFromObject(obj), &live); err != nil {
+		return false, fmt.Errorf("reading the endpoint before replaying: %w", err)
+	}
+	if live.UID != obj.UID || live.Status.Replay == nil || live.Status.Replay.Token != token {
+		return false, nil
+	}
+	obj.Status.Replay = live.Status.Replay.DeepCopy()
+	return true, nil
 }
 
 func (r *Reconciler) checkTarget(ctx context.Context, obj *hookv1.WebhookEndpoint) (bool, error) {
@@ -481,6 +516,26 @@ func setCondition(obj *hookv1.WebhookEndpoint, typ string, status metav1.Conditi
 
 // newPath returns 128 random bits: unguessable, so the path itself does not
 // invite traffic, while signatures remain the real check.
+// assignPath gives obj its webhook path, patched only if obj is the
+// server's current version. It asks for a requeue when it is not: the next
+// reconcile reads the newer version, with the path it may already have.
+func (r *Reconciler) assignPath(ctx context.Context, obj *hookv1.WebhookEndpoint) (requeue bool, err error) {
+	p, err := newPath()
+	if err != nil {
+		return false, err
+	}
+	patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	obj.Status.WebhookPath = p
+	if err := r.Client.Status().Patch(ctx, obj, patch); err != nil {
+		if apierrors.IsConflict(err) {
+			ctrl.LoggerFrom(ctx).V(1).Info("Endpoint changed since it was read; assigning its path again")
+			return true, nil
+		}
+		return false, fmt.Errorf("assigning the webhook path: %w", err)
+	}
+	return false, nil
+}
+
 func newPath() (string, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {

@@ -146,6 +146,7 @@ func runManager(args []string) error {
 	ctx := ctrl.SetupSignalHandler()
 	r := &controllers.Reconciler{
 		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
 		Recorder:                mgr.GetEventRecorder("hookgate-controller"),
 		Queue:                   lq,
 		PublicBaseURL:           *publicURL,
