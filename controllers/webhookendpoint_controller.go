@@ -203,27 +203,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		before = obj.DeepCopy()
 	}
 
-	// A path, once assigned, never changes: providers are configured with
-	// it. It is written on its own, with the resourceVersion as a
-	// precondition: the cache may not yet hold the patch that assigned one
-	// (the Ingress this reconcile creates brings the endpoint straight
-	// back), and a second path written over the first would turn every
-	// delivery to the advertised URL into a 404.
-	if obj.Status.WebhookPath == "" {
-		requeue, err := r.assignPath(ctx, obj)
-		if err != nil || requeue {
-			return ctrl.Result{Requeue: requeue}, err
-		}
-		before = obj.DeepCopy()
-	}
-
 	defer func() {
 		obj.Status.ObservedGeneration = obj.Generation
 		r.emitTransitions(before, obj)
 		if equality.Semantic.DeepEqual(before.Status, obj.Status) {
 			return
 		}
-		if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+		// A path, once assigned, never changes: providers are configured
+		// with it. The patch that assigns one is guarded by the
+		// resourceVersion: the cache may not yet hold an earlier patch
+		// that assigned one (the Ingress this reconcile creates brings
+		// the endpoint straight back), and a second path written over the
+		// first would turn every delivery to the advertised URL into a 404.
+		opts := []client.MergeFromOption{}
+		if before.Status.WebhookPath == "" {
+			opts = append(opts, client.MergeFromWithOptimisticLock{})
+		}
+		err := r.Client.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, opts...))
+		switch {
+		case apierrors.IsConflict(err) && before.Status.WebhookPath == "":
+			log.V(1).Info("Endpoint changed since it was read; its path is assigned by the next reconcile")
+			result, retErr = ctrl.Result{Requeue: true}, nil //nolint:staticcheck // a plain requeue, not an error
+			return
+		case err != nil && !apierrors.IsNotFound(err):
 			retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
 		}
 		if retErr != nil {
@@ -239,6 +241,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint) (ctrl.Result, error) {
+	// A path, once assigned, never changes (see the status patch).
+	if obj.Status.WebhookPath == "" {
+		p, err := newPath()
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		obj.Status.WebhookPath = p
+	}
 	// Which provider verifies: a missing or invalid WebhookProvider stops
 	// here with Ready=False; its watch brings the endpoint back.
 	info, ok, err := r.resolveProvider(ctx, obj)
@@ -516,26 +526,6 @@ func setCondition(obj *hookv1.WebhookEndpoint, typ string, status metav1.Conditi
 
 // newPath returns 128 random bits: unguessable, so the path itself does not
 // invite traffic, while signatures remain the real check.
-// assignPath gives obj its webhook path, patched only if obj is the
-// server's current version. It asks for a requeue when it is not: the next
-// reconcile reads the newer version, with the path it may already have.
-func (r *Reconciler) assignPath(ctx context.Context, obj *hookv1.WebhookEndpoint) (requeue bool, err error) {
-	p, err := newPath()
-	if err != nil {
-		return false, err
-	}
-	patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	obj.Status.WebhookPath = p
-	if err := r.Client.Status().Patch(ctx, obj, patch); err != nil {
-		if apierrors.IsConflict(err) {
-			ctrl.LoggerFrom(ctx).V(1).Info("Endpoint changed since it was read; assigning its path again")
-			return true, nil
-		}
-		return false, fmt.Errorf("assigning the webhook path: %w", err)
-	}
-	return false, nil
-}
-
 func newPath() (string, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
