@@ -31,6 +31,12 @@ func setLogger(o *zap.Options) {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(o)))
 }
 
+// pprofFlag binds --pprof-bind-address: Go's profiles (/debug/pprof) for
+// finding where CPU and memory go; off unless set.
+func pprofFlag(fs *flag.FlagSet) *string {
+	return fs.String("pprof-bind-address", "0", "address of the Go profiling endpoint /debug/pprof (e.g. 127.0.0.1:6060); 0 disables it. It shows the process's memory: bind it to loopback")
+}
+
 // kubeFlags binds --kube-api-qps and --kube-api-burst: client-side limits
 // of requests to the API server. controller-runtime's defaults (20/30) make
 // thousands of endpoints take many minutes to converge.

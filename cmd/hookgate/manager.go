@@ -52,6 +52,7 @@ func runManager(args []string) error {
 	edgeRegistry := fs.Bool("edge-registry", false, "publish every endpoint and its mirrored keys into the JetStream bucket "+queue.EdgeRegistryBucket+", for edge receivers (--registry=nats) that cannot reach this cluster's API (edge mode, docs/operations.md)")
 	concurrency := fs.Int("max-concurrent-reconciles", 8, "endpoints reconciled at once")
 	kubeConfig := kubeFlags(fs)
+	pprofAddr := pprofFlag(fs)
 	zo := zapFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -86,6 +87,7 @@ func runManager(args []string) error {
 		Scheme:                  newScheme(),
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:  *probeAddr,
+		PprofBindAddress:        *pprofAddr,
 		LeaderElection:          *leaderElect,
 		LeaderElectionID:        "hookgate-manager.hookgate.io",
 		LeaderElectionNamespace: *leaderNS,

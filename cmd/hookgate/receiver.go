@@ -34,6 +34,7 @@ func runReceiver(args []string) error {
 	listen := fs.String("listen", ":8080", "address the webhook HTTP server binds")
 	metricsAddr := fs.String("metrics-bind-address", ":8081", "address of the Prometheus metrics endpoint; 0 disables it")
 	probeAddr := fs.String("health-probe-bind-address", ":8082", "address of /healthz and /readyz")
+	pprofAddr := pprofFlag(fs)
 	natsURL := fs.String("nats-url", "", "external NATS cluster URL; empty runs an embedded JetStream server")
 	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "client address of the embedded JetStream server (the manager connects here)")
 	var natsAuth queue.ClientAuth
@@ -202,6 +203,7 @@ func runReceiver(args []string) error {
 		Scheme:                 newScheme(),
 		Metrics:                metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress: *probeAddr,
+		PprofBindAddress:       *pprofAddr,
 		LeaderElection:         false,
 	}
 	if *keysNS == "" {

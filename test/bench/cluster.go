@@ -61,10 +61,12 @@ type cluster struct {
 	token      string
 	dataDir    string
 	sinkPort   int
-	ports      struct{ http, probe, nats, mgrProbe int }
+	ports      struct{ http, probe, nats, mgrProbe, pprof, mgrPprof int }
 	syncAlways bool
-	receiver   *proc
-	manager    *proc
+	// pprof serves both processes' Go profiles on loopback (-pprof).
+	pprof    bool
+	receiver *proc
+	manager  *proc
 	// nc reads the receiver's JetStream: stored events and counters.
 	nc *nats.Conn
 	q  *queue.Queue
@@ -136,10 +138,14 @@ func startCluster(ctx context.Context, cfg *config, work string, sinkPort int, k
 		return nil, err
 	}
 	c.token = hex.EncodeToString(b)
-	for _, p := range []*int{&c.ports.http, &c.ports.probe, &c.ports.nats, &c.ports.mgrProbe} {
+	for _, p := range []*int{&c.ports.http, &c.ports.probe, &c.ports.nats, &c.ports.mgrProbe, &c.ports.pprof, &c.ports.mgrPprof} {
 		if *p, err = freePort(); err != nil {
 			return nil, err
 		}
+	}
+	c.pprof = cfg.pprof
+	if c.pprof {
+		progress("profiles: receiver http://127.0.0.1:%d/debug/pprof/, manager http://127.0.0.1:%d/debug/pprof/", c.ports.pprof, c.ports.mgrPprof)
 	}
 	if err := c.startReceiver(ctx, cfg.baseSync); err != nil {
 		return nil, err
@@ -150,6 +156,7 @@ func startCluster(ctx context.Context, cfg *config, work string, sinkPort int, k
 		"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(c.ports.mgrProbe),
 		"--receiver-namespace", systemNS,
 		"--public-base-url", c.receiverURL(),
+		"--pprof-bind-address", c.pprofAddr(c.ports.mgrPprof),
 	}, c.procEnv(), false)
 	if err != nil {
 		return nil, err
@@ -195,6 +202,15 @@ func (c *cluster) createNamespace(ctx context.Context, ns string, key []byte) er
 	return nil
 }
 
+// pprofAddr is the --pprof-bind-address of a process: port on loopback
+// with -pprof, off without.
+func (c *cluster) pprofAddr(port int) string {
+	if !c.pprof {
+		return "0"
+	}
+	return "127.0.0.1:" + strconv.Itoa(port)
+}
+
 // startReceiver starts `hookgate receiver` on the benchmark's store and
 // waits until it serves. Restarts keep the store, so a restart with
 // another --jetstream-sync-always finds the same streams.
@@ -205,6 +221,7 @@ func (c *cluster) startReceiver(ctx context.Context, syncAlways bool) error {
 		"--listen", "127.0.0.1:" + strconv.Itoa(c.ports.http),
 		"--metrics-bind-address", "0",
 		"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(c.ports.probe),
+		"--pprof-bind-address", c.pprofAddr(c.ports.pprof),
 		"--nats-listen", "127.0.0.1:" + strconv.Itoa(c.ports.nats),
 		"--data-dir", c.dataDir,
 		"--jetstream-sync-always=" + strconv.FormatBool(syncAlways),

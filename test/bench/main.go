@@ -69,6 +69,7 @@ type config struct {
 	jsonOut      bool
 	storeDir     string
 	keep         bool
+	pprof        bool
 }
 
 // minBodyBytes is the smallest body makeBody can still shape as JSON.
@@ -108,6 +109,7 @@ func run() int {
 	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 5*time.Minute, "longest wait for stored events to be delivered")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "also print the results as one JSON object on the last line of stdout")
 	flag.StringVar(&cfg.storeDir, "store-dir", os.TempDir(), "parent of the work directory (JetStream stores, logs); put it on the disk you want to measure (tmpfs makes fsync meaningless)")
+	flag.BoolVar(&cfg.pprof, "pprof", false, "serve the receiver's and the manager's Go profiles (/debug/pprof) on loopback ports, printed at start")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (logs, stores) also after a successful run")
 	flag.Parse()
 	var err error
