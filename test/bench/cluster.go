@@ -55,7 +55,7 @@ const (
 type cluster struct {
 	work       string
 	env        *envtest.Environment
-	k8s        client.Client
+	k8s        client.WithWatch
 	kubeconfig string
 	bin        string
 	token      string
@@ -124,7 +124,7 @@ func startCluster(ctx context.Context, cfg *config, work string, sinkPort int, k
 		return nil, err
 	}
 	rc.QPS = -1 // no client-side throttling: creating N endpoints is the point
-	if c.k8s, err = client.New(rc, client.Options{Scheme: scheme}); err != nil {
+	if c.k8s, err = client.NewWithWatch(rc, client.Options{Scheme: scheme}); err != nil {
 		return nil, err
 	}
 	for _, ns := range []string{systemNS, benchNS} {

@@ -449,7 +449,7 @@ func (r *report) printTables(w io.Writer) {
 				mib(sr.ReceiverRSS), mib(sr.ManagerRSS), f2(sr.ReceiverIdleCPUPct), f2(sr.ManagerIdleCPUPct), probe(sr.ProbeP50Ms), probe(sr.ProbeMaxMs))
 		}
 		t.flush()
-		fmt.Fprintf(w, "  all Ready s: from the last create to every endpoint Ready in a list; idle CPU: %% of one core over %gs, %gs after all were Ready\n", r.Settings.IdleS, r.Settings.SettleS)
+		fmt.Fprintf(w, "  all Ready s: from the last create to every endpoint Ready, followed by a watch; idle CPU: %% of one core over %gs, %gs after all were Ready\n", r.Settings.IdleS, r.Settings.SettleS)
 	}
 
 	failures := r.failures()
