@@ -43,7 +43,9 @@ const (
 const (
 	// HandshakeEventGrid is Azure Event Grid's validation: a POSTed
 	// Microsoft.EventGrid.SubscriptionValidationEvent (Event Grid schema),
-	// answered {"validationResponse": <validationCode>}, and the CloudEvents
+	// answered {"validationResponse": <validationCode>} or, with
+	// spec.eventGrid.validation URL, by a GET of its validationUrl after a
+	// 200 without the code, and the CloudEvents
 	// webhook abuse-protection OPTIONS (CloudEvents schema), answered with
 	// WebHook-Allowed-Origin. Both only when the request's token verifies.
 	HandshakeEventGrid Handshake = "eventgrid-validation+cloudevents-options"

@@ -67,6 +67,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="has(self.providerRef) || self.provider == 'jwt' || !has(self.jwt) || (!has(self.jwt.jwksURL) && !has(self.jwt.keys))",message="spec.jwt.jwksURL and spec.jwt.keys are only for provider jwt: the other providers' keys are the issuer's"
 // +kubebuilder:validation:XValidation:rule="has(self.providerRef) || self.provider != 'aws-sns' || has(self.sns)",message="spec.sns.topicARNs is required for aws-sns"
 // +kubebuilder:validation:XValidation:rule="has(self.providerRef) || self.provider == 'aws-sns' || !has(self.sns)",message="spec.sns may only be set when provider is aws-sns"
+// +kubebuilder:validation:XValidation:rule="has(self.providerRef) || self.provider == 'azure-eventgrid' || !has(self.eventGrid)",message="spec.eventGrid may only be set when provider is azure-eventgrid"
 // +kubebuilder:validation:XValidation:rule="has(self.providerRef) || !has(self.signedURL) || self.provider in ['twilio', 'square', 'mandrill', 'hubspot', 'trello'] || (self.provider == 'generic-hmac' && has(self.genericHMAC) && has(self.genericHMAC.signedContent) && self.genericHMAC.signedContent.contains('{url}'))",message="spec.signedURL is only used by providers that sign the URL: twilio, square, mandrill, hubspot, trello, and generic-hmac when spec.genericHMAC.signedContent uses {url}"
 // +kubebuilder:validation:XValidation:rule="has(self.provider) != has(self.providerRef)",message="set exactly one of spec.provider (a built-in provider) and spec.providerRef (a WebhookProvider)"
 // +kubebuilder:validation:XValidation:rule="!has(self.providerRef) || !(has(self.publicKeys) || has(self.github) || has(self.genericHMAC) || has(self.sns) || (has(self.jwt) && (has(self.jwt.issuer) || has(self.jwt.jwksURL) || has(self.jwt.keys))))",message="with spec.providerRef the WebhookProvider is the recipe: spec.publicKeys, spec.github, spec.genericHMAC, spec.sns and spec.jwt.issuer, jwksURL and keys are not used (spec.jwt.audiences and claims are)"
@@ -120,6 +121,12 @@ type WebhookEndpointSpec struct {
 	// SNS configures the aws-sns provider.
 	// +optional
 	SNS *SNSSpec `json:"sns,omitempty"`
+
+	// EventGrid configures how the azure-eventgrid provider (or a
+	// WebhookProvider with Event Grid's handshake) completes Event Grid's
+	// subscription validation.
+	// +optional
+	EventGrid *EventGridSpec `json:"eventGrid,omitempty"`
 
 	// SignedURL is the URL the provider was given, for providers whose
 	// signature covers the URL they call (twilio, square, mandrill,
@@ -459,6 +466,48 @@ type SNSSpec struct {
 	// +kubebuilder:validation:items:MaxLength=256
 	// +kubebuilder:validation:items:Pattern=`^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]+$`
 	TopicARNs []string `json:"topicARNs"`
+}
+
+// EventGridValidation is how the receiver completes an Event Grid
+// subscription validation.
+// +kubebuilder:validation:Enum=Code;URL
+type EventGridValidation string
+
+const (
+	// EventGridValidationCode answers the validation event synchronously
+	// with {"validationResponse": "<validationCode>"}.
+	EventGridValidationCode EventGridValidation = "Code"
+	// EventGridValidationURL answers the validation event 200 without a
+	// validation response (Event Grid then waits, AwaitingManualAction)
+	// and confirms the subscription by a GET of the event's validationUrl.
+	EventGridValidationURL EventGridValidation = "URL"
+)
+
+// EventGridSpec configures Azure Event Grid's subscription validation
+// handshake (Event Grid schema). Either way the validation event is
+// answered only after the request's Entra ID token verified, and it is
+// never stored as an event.
+type EventGridSpec struct {
+	// Validation is how a Microsoft.EventGrid.SubscriptionValidationEvent
+	// is answered. Code (the default): synchronously, with the event's
+	// validationCode. URL (the asynchronous, manual handshake): 200 with no
+	// validation response, then, in the background and within the URL's
+	// 10 minutes, a GET of the event's validationUrl, which must be https
+	// on eventgrid.azure.net or one of its subdomains (any port, no
+	// userinfo); any other validationUrl is answered 400 and never
+	// fetched. With Code, an event that carries a validationUrl but no
+	// validationCode is confirmed as with URL.
+	// +optional
+	// +kubebuilder:default=Code
+	Validation EventGridValidation `json:"validation,omitempty"`
+}
+
+// GetValidation returns the validation mode, Code when unset.
+func (e *EventGridSpec) GetValidation() EventGridValidation {
+	if e == nil || e.Validation == "" {
+		return EventGridValidationCode
+	}
+	return e.Validation
 }
 
 // GetHeader returns the header carrying the token.

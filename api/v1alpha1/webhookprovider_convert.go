@@ -465,5 +465,8 @@ func (i ProviderInfo) CheckEndpoint(s *WebhookEndpointSpec) error {
 	if s.SignedURL != "" && !i.SignsURL() {
 		errs = append(errs, fmt.Errorf("spec.signedURL is only used when the signature covers the URL; WebhookProvider %s's signedContent has no {url}", i.Name))
 	}
+	if s.EventGrid != nil && i.Handshake.Kind != HandshakeEventGrid {
+		errs = append(errs, fmt.Errorf("spec.eventGrid is only used with Event Grid's validation; WebhookProvider %s's handshake is not %s", i.Name, HandshakeEventGrid))
+	}
 	return errors.Join(errs...)
 }

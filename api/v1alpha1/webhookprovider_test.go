@@ -160,6 +160,7 @@ func TestCheckEndpointAgainstAWebhookProvider(t *testing.T) {
 		{"rotation where the sender chooses the secret", WebhookEndpointSpec{SecretRef: ok.SecretRef, Rotation: &RotationSpec{}}, "spec.rotation needs"},
 		{"spec.jwt for an hmac provider", WebhookEndpointSpec{SecretRef: ok.SecretRef, JWT: &JWTSpec{Audiences: []string{"a"}}}, "spec.jwt is only used"},
 		{"a signed URL the recipe does not sign", WebhookEndpointSpec{SecretRef: ok.SecretRef, SignedURL: "https://x"}, "spec.signedURL is only used"},
+		{"spec.eventGrid without Event Grid's handshake", WebhookEndpointSpec{SecretRef: ok.SecretRef, EventGrid: &EventGridSpec{Validation: EventGridValidationURL}}, "spec.eventGrid is only used"},
 	} {
 		if err := hmac.CheckEndpoint(&c.spec); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
@@ -172,5 +173,12 @@ func TestCheckEndpointAgainstAWebhookProvider(t *testing.T) {
 	jwt.JWT.Audiences = []string{"https://me"}
 	if err := jwt.CheckEndpoint(&WebhookEndpointSpec{}); err != nil {
 		t.Errorf("jwt with the provider's audiences: %v", err)
+	}
+	if err := jwt.CheckEndpoint(&WebhookEndpointSpec{EventGrid: &EventGridSpec{}}); err == nil || !strings.Contains(err.Error(), "spec.eventGrid") {
+		t.Errorf("spec.eventGrid for a jwt provider without Event Grid's handshake: %v", err)
+	}
+	jwt.Handshake = HandshakeInfo{Kind: HandshakeEventGrid, Method: "OPTIONS"}
+	if err := jwt.CheckEndpoint(&WebhookEndpointSpec{EventGrid: &EventGridSpec{Validation: EventGridValidationURL}}); err != nil {
+		t.Errorf("spec.eventGrid with Event Grid's handshake: %v", err)
 	}
 }

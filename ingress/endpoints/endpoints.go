@@ -306,6 +306,7 @@ func newVerifier(s *hookv1.WebhookEndpointSpec, info hookv1.ProviderInfo, public
 	}
 	o.JWT = verify.JWTOptionsFromSpec(s.JWT)
 	o.SNS = verify.SNSOptionsFromSpec(s.SNS)
+	o.EventGrid = verify.EventGridOptionsFromSpec(s.EventGrid)
 	// The provider table decides which verifier (scheme) and defaults apply.
 	v, err := verify.NewFromInfo(info, o)
 	if err != nil {

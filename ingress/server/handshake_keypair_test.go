@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -33,14 +35,18 @@ func issuerEndpoint(t *testing.T, provider, method string, o verify.Options) *re
 }
 
 // eventGridFixture is an azure-eventgrid endpoint whose Entra ID key is a
-// test key given inline, and a function signing tokens with it.
-func eventGridFixture(t *testing.T) (*fixture, func(aud string) string) {
+// test key given inline, and a function signing tokens with it; eg, when
+// given, is its spec.eventGrid.
+func eventGridFixture(t *testing.T, eg ...*verify.EventGridOptions) (*fixture, func(aud string) string) {
 	pub, priv, err := verify.GenerateKeyPair("azure-eventgrid")
 	if err != nil {
 		t.Fatal(err)
 	}
 	const iss, aud = "https://login.microsoftonline.com/tenant-1/v2.0", "api://hookgate"
 	o := verify.Options{JWT: &verify.JWTOptions{Issuer: iss, Audiences: []string{aud}, Keys: [][]byte{pub}}}
+	if len(eg) > 0 {
+		o.EventGrid = eg[0]
+	}
 	f := newFixture(t, issuerEndpoint(t, "azure-eventgrid", http.MethodOptions, o))
 	token := func(a string) string {
 		u, _ := url.Parse("https://hooks.example.com" + hookPath)
@@ -89,6 +95,85 @@ func TestEventGridValidationIsAnsweredOnlyWithAValidToken(t *testing.T) {
 	}
 	if n := eventsWithBody(t, f, "ev-1"); n != 1 {
 		t.Fatalf("stored %d events", n)
+	}
+}
+
+// With spec.eventGrid.validation URL, the SubscriptionValidationEvent of
+// a request whose token verifies is answered 200 without the code, then
+// its validationUrl is fetched once; other URLs are answered 400, other
+// tokens 401, and neither is fetched. Nothing is stored.
+func TestEventGridURLValidationThroughTheReceiver(t *testing.T) {
+	gets := make(chan string, 16)
+	f, token := eventGridFixture(t, &verify.EventGridOptions{
+		Validation: "URL",
+		Confirm: func(_ context.Context, u string) error {
+			gets <- u
+			return nil
+		},
+		After: func(time.Duration) <-chan time.Time {
+			ch := make(chan time.Time, 1)
+			ch <- time.Time{}
+			return ch
+		},
+	})
+	// The confirmer remembers URLs across endpoints: one of this run only.
+	validationURL := fmt.Sprintf("https://rp-eastus2.eventgrid.azure.net:553/eventsubscriptions/estest/validate?id=%d&t=2026-03-14T15:09:26Z&apiVersion=2018-05-01-preview&token=1A1A", time.Now().UnixNano())
+	validation := func(u string) string {
+		b, _ := json.Marshal([]map[string]any{{"id": "2d1781af", "topic": "/subscriptions/x", "subject": "",
+			"data":      map[string]string{"validationCode": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6", "validationUrl": u},
+			"eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "eventTime": "2026-03-14T15:09:26Z", "metadataVersion": "1", "dataVersion": "2"}})
+		return string(b)
+	}
+	post := func(auth, body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, hookPath, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("aeg-event-type", "SubscriptionValidation")
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, r)
+		return rec
+	}
+	noGET := func(what string) {
+		t.Helper()
+		select {
+		case u := <-gets:
+			t.Fatalf("%s: GET of %s", what, u)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	for name, auth := range map[string]string{"no token": "", "a token for another audience": token("api://other")} {
+		if rec := post(auth, validation(validationURL)); rec.Code != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want 401", name, rec.Code)
+		}
+	}
+	noGET("refused tokens")
+	for _, u := range []string{"http://rp-eastus2.eventgrid.azure.net/validate", "https://eventgrid.azure.net.evil.com/validate", ""} {
+		rec := post(token("api://hookgate"), validation(u))
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "ValidationURLRefused") {
+			t.Errorf("validationUrl %q: %d %s", u, rec.Code, rec.Body)
+		}
+	}
+	noGET("refused URLs")
+	rec := post(token("api://hookgate"), validation(validationURL))
+	if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "validationResponse") || strings.Contains(rec.Body.String(), "512d38b6") {
+		t.Fatalf("with a valid token: %d %s", rec.Code, rec.Body)
+	}
+	select {
+	case u := <-gets:
+		if u != validationURL {
+			t.Fatalf("GET of %s, want %s", u, validationURL)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no GET of the validationUrl")
+	}
+	if rec := post(token("api://hookgate"), validation(validationURL)); rec.Code != http.StatusOK {
+		t.Fatalf("replay: %d %s", rec.Code, rec.Body)
+	}
+	noGET("a replay")
+	if n := len(storedEvents(t, f.q)); n != 0 {
+		t.Fatalf("%d validation events stored", n)
 	}
 }
 

@@ -59,7 +59,23 @@ const (
 
 func init() {
 	registerScheme(hookv1.SchemeJWT, func(info hookv1.ProviderInfo, o Options) (Verifier, error) {
-		return newJWTVerifier(info, o.JWT)
+		v, err := newJWTVerifier(info, o.JWT)
+		if err != nil {
+			return nil, err
+		}
+		if o.EventGrid == nil {
+			return v, nil
+		}
+		if info.Handshake.Kind != hookv1.HandshakeEventGrid {
+			return nil, fmt.Errorf("spec.eventGrid: provider %s answers no Event Grid validation", info.Name)
+		}
+		switch o.EventGrid.Validation {
+		case "", hookv1.EventGridValidationCode, hookv1.EventGridValidationURL:
+		default:
+			return nil, fmt.Errorf("spec.eventGrid.validation %q is not Code or URL", o.EventGrid.Validation)
+		}
+		v.eventGrid = o.EventGrid
+		return v, nil
 	})
 }
 
@@ -76,6 +92,8 @@ type jwtVerifier struct {
 	idField   string
 	handshake hookv1.Handshake
 	ceOrigin  string
+	// eventGrid is the validation mode (spec.eventGrid); nil: Code.
+	eventGrid *EventGridOptions
 }
 
 func newJWTVerifier(info hookv1.ProviderInfo, o *JWTOptions) (*jwtVerifier, error) {
@@ -350,12 +368,7 @@ func (v *jwtVerifier) answerHandshake(req *Request) (*Handshake, bool, error) {
 		hs, err := v.answerAbuseProtection(req)
 		return hs, true, err
 	}
-	code, ok, err := eventGridValidationCode(req.Body)
-	if !ok || err != nil {
-		return nil, ok, err
-	}
-	body, _ := json.Marshal(map[string]string{"validationResponse": code})
-	return &Handshake{Status: http.StatusOK, ContentType: "application/json", Body: body}, true, nil
+	return answerEventGridValidation(v.eventGrid, req.Body)
 }
 
 // answerAbuseProtection answers the CloudEvents webhook validation
@@ -376,37 +389,6 @@ func (v *jwtVerifier) answerAbuseProtection(req *Request) (*Handshake, error) {
 	h.Set(WebHookAllowedRateHeader, "*")
 	h.Set("Allow", "POST, OPTIONS")
 	return &Handshake{Status: http.StatusOK, Header: h}, nil
-}
-
-// eventGridValidationCode finds a SubscriptionValidationEvent in an Event
-// Grid schema body (a JSON array of events).
-func eventGridValidationCode(body []byte) (string, bool, error) {
-	b := bytes.TrimSpace(body)
-	if len(b) == 0 || b[0] != '[' {
-		return "", false, nil
-	}
-	var events []struct {
-		EventType string `json:"eventType"`
-		Data      struct {
-			ValidationCode string `json:"validationCode"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(b, &events); err != nil {
-		return "", false, nil
-	}
-	for _, e := range events {
-		if e.EventType != EventGridValidationEvent {
-			continue
-		}
-		if len(events) != 1 {
-			return "", true, fail(ReasonMalformedSignature, "a validation event comes alone")
-		}
-		if !tokenText(e.Data.ValidationCode) {
-			return "", true, fail(ReasonMalformedSignature, "validationCode is not a short token")
-		}
-		return e.Data.ValidationCode, true, nil
-	}
-	return "", false, nil
 }
 
 func (v *jwtVerifier) deliveryID(req *Request) string {

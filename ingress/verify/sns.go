@@ -297,7 +297,7 @@ func (v *snsVerifier) confirm(m snsMessage) *Handshake {
 	confirmed.Unlock()
 	do := v.o.Confirm
 	if do == nil {
-		do = getSubscribeURL
+		do = confirmGET
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -310,11 +310,16 @@ func (v *snsVerifier) confirm(m snsMessage) *Handshake {
 	return answer(http.StatusOK, "confirmed")
 }
 
-func getSubscribeURL(ctx context.Context, u string) error {
+// confirmGET is the GET that confirms a subscription: SNS's SubscribeURL,
+// Event Grid's validationUrl, each checked by its caller. It uses
+// DefaultFetchClient (no redirect followed, public addresses only), reads
+// at most 64 KiB of the answer and wants 200.
+func confirmGET(ctx context.Context, u string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
 	}
+	req.Header.Set("User-Agent", "hookgate")
 	resp, err := DefaultFetchClient.Do(req)
 	if err != nil {
 		return err
@@ -322,7 +327,7 @@ func getSubscribeURL(ctx context.Context, u string) error {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("ConfirmSubscription: HTTP %d", resp.StatusCode)
+		return fmt.Errorf("confirmation GET: HTTP %d (redirects are not followed)", resp.StatusCode)
 	}
 	return nil
 }

@@ -83,6 +83,9 @@ type Options struct {
 	JWT *JWTOptions
 	// SNS configures aws-sns (spec.sns).
 	SNS *SNSOptions
+	// EventGrid configures Event Grid's validation handshake
+	// (spec.eventGrid).
+	EventGrid *EventGridOptions
 	// SignedURL is the URL the provider was configured with
 	// (spec.signedURL), for providers that sign the URL they call: when
 	// set it is the only URL verified against, with the request's query.
