@@ -411,18 +411,22 @@ func (q *Queue) publishEvent(ctx context.Context, ev *Event, key, seen string) (
 
 // eventMsg is ev as stored in the events stream.
 func eventMsg(ev *Event) *nats.Msg {
-	msg := &nats.Msg{Subject: EventsSubject(ev.EndpointUID), Header: nats.Header{}, Data: ev.Body}
+	// Sized once for the request's headers, ours and the publish
+	// options' (Nats-Msg-Id, the expected last sequence and its subject);
+	// the request's value slices are shared, not copied: it is the hot path.
+	h := make(nats.Header, len(ev.Header)+8)
 	for k, vs := range ev.Header {
-		for _, v := range vs {
-			msg.Header.Add(HeaderOrigPrefix+k, v)
+		if len(vs) > 0 {
+			h[HeaderOrigPrefix+k] = vs
 		}
 	}
-	msg.Header.Set(HeaderEndpoint, ev.Endpoint)
-	msg.Header.Set(HeaderProvider, ev.Provider)
-	msg.Header.Set(HeaderReceivedAt, ev.ReceivedAt.UTC().Format(time.RFC3339Nano))
+	h[HeaderEndpoint] = []string{ev.Endpoint}
+	h[HeaderProvider] = []string{ev.Provider}
+	h[HeaderReceivedAt] = []string{ev.ReceivedAt.UTC().Format(time.RFC3339Nano)}
 	if ev.DeliveryID != "" {
-		msg.Header.Set(HeaderDelivery, ev.DeliveryID)
+		h[HeaderDelivery] = []string{ev.DeliveryID}
 	}
+	msg := &nats.Msg{Subject: EventsSubject(ev.EndpointUID), Header: h, Data: ev.Body}
 	return msg
 }
 
