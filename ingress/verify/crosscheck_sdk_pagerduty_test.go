@@ -68,31 +68,11 @@ func TestPagerDutySendVerifiesWithSDK(t *testing.T) {
 }
 
 func TestPagerDutyTamperedRefusedByBothHereAndSDK(t *testing.T) {
-	v := mustNew(t, "pagerduty", Options{})
-	cases := []struct {
-		name, sig, body, secret string
-		wantReason              Reason
-	}{
-		{name: "the untouched vector is accepted by both", sig: pagerDutySDKSig, body: pagerDutySDKBody, secret: pagerDutySDKSecret},
-		{name: "a changed body is refused by both", sig: pagerDutySDKSig, body: strings.Replace(pagerDutySDKBody, `"urgency":"high"`, `"urgency":"low"`, 1), secret: pagerDutySDKSecret, wantReason: ReasonSignatureMismatch},
-		{name: "another secret is refused by both", sig: pagerDutySDKSig, body: pagerDutySDKBody, secret: "another-secret", wantReason: ReasonSignatureMismatch},
-		{name: "a flipped signature digit is refused by both", sig: flipAt(pagerDutySDKSig, 7), body: pagerDutySDKBody, secret: pagerDutySDKSecret, wantReason: ReasonSignatureMismatch},
-		{name: "the SDK's mismatch case is refused by both", sig: "v1=7020c8a7ec668a9b7012bc3dd82e483394b038f4230acc6785efbf2a7d8bcaf5", body: pagerDutySDKBody, secret: pagerDutySDKSecret, wantReason: ReasonSignatureMismatch},
-		{name: "a missing signature is refused by both", body: pagerDutySDKBody, secret: pagerDutySDKSecret, wantReason: ReasonMissingSignature},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			h := http.Header{}
-			if tc.sig != "" {
-				h.Set("X-PagerDuty-Signature", tc.sig)
-			}
-			r := &Request{Method: http.MethodPost, Header: h, Body: []byte(tc.body)}
-			if _, err := v.Verify(r, keys(tc.secret), time.Time{}); ReasonOf(err) != tc.wantReason {
-				t.Fatalf("here: err = %v, want reason %q", err, tc.wantReason)
-			}
-			if err := pagerDutySDKVerify(r, tc.secret); (err == nil) != (tc.wantReason == "") {
-				t.Fatalf("SDK: err = %v, want acceptance %v", err, tc.wantReason == "")
-			}
-		})
-	}
+	cases := append(tamperCases(pagerDutySDKSig, pagerDutySDKBody, pagerDutySDKSecret,
+		strings.Replace(pagerDutySDKBody, `"urgency":"high"`, `"urgency":"low"`, 1), "another-secret", 7),
+		sdkTamperCase{name: "the SDK's mismatch case is refused by both", sig: "v1=7020c8a7ec668a9b7012bc3dd82e483394b038f4230acc6785efbf2a7d8bcaf5",
+			body: pagerDutySDKBody, secret: pagerDutySDKSecret, wantReason: ReasonSignatureMismatch})
+	runSDKTamperTable(t, "pagerduty", "X-PagerDuty-Signature", nil, cases, func(_ *testing.T, r *Request, secret string) bool {
+		return pagerDutySDKVerify(r, secret) == nil
+	})
 }
