@@ -16,7 +16,12 @@ import (
 
 // CounterWatcher turns counter increments in JetStream into reconciles, at
 // most one per endpoint per Interval: a busy endpoint gets its status
-// refreshed every Interval, not once per webhook.
+// refreshed every Interval, not once per webhook. Storing an event counts
+// its bytes (queuedBytes) and finishing one writes its tally, so every
+// change of status.deliveries is signalled. Signals published while the
+// watcher's connection was away are lost: after it reconnects, every
+// endpoint is marked once, which is what makes the controller's periodic
+// resync a rare safety net rather than the way status catches up.
 type CounterWatcher struct {
 	Conn     func(ctx context.Context) (*nats.Conn, error)
 	Client   client.Reader
@@ -45,9 +50,15 @@ func (w *CounterWatcher) Start(ctx context.Context) error {
 	}
 	tick := time.NewTicker(w.Interval)
 	defer tick.Stop()
+	var nc *nats.Conn
+	var reconnects uint64
 	for {
 		if subs == nil {
-			nc, err := w.Conn(ctx)
+			var err error
+			nc, err = w.Conn(ctx)
+			if err == nil {
+				reconnects = nc.Stats().Reconnects
+			}
 			for _, subject := range queue.StatusSubjects {
 				if err != nil {
 					break
@@ -72,9 +83,30 @@ func (w *CounterWatcher) Start(ctx context.Context) error {
 			}
 			return nil
 		case <-tick.C:
+			if subs != nil {
+				if n := nc.Stats().Reconnects; n != reconnects {
+					reconnects = n
+					log.V(1).Info("Reconnected to NATS; refreshing every endpoint's counters")
+					w.markAll(ctx)
+				}
+			}
 			w.flush(ctx)
 		}
 	}
+}
+
+// markAll marks every endpoint, for a flush to refresh.
+func (w *CounterWatcher) markAll(ctx context.Context) {
+	var list hookv1.WebhookEndpointList
+	if err := w.Client.List(ctx, &list); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing endpoints to refresh their counters failed")
+		return
+	}
+	w.mu.Lock()
+	for i := range list.Items {
+		w.dirty[string(list.Items[i].UID)] = struct{}{}
+	}
+	w.mu.Unlock()
 }
 
 func (w *CounterWatcher) flush(ctx context.Context) {

@@ -36,7 +36,7 @@ func runManager(args []string) error {
 	natsAuthSecret := fs.String("nats-auth-secret", "", "Secret in the manager's namespace holding the NATS token (key \"token\"); created with a random token when missing, for the receiver to read")
 	publicURL := fs.String("public-base-url", "", "public base URL of the receiver, e.g. https://hooks.example.com; makes status.url")
 	statusInterval := fs.Duration("status-interval", 2*time.Second, "shortest interval between counter updates of one endpoint's status")
-	resync := fs.Duration("resync-interval", time.Minute, "interval at which every endpoint's counters are re-read")
+	resync := fs.Duration("resync-interval", controllers.DefaultResyncInterval, "interval at which every endpoint's counters are re-read without a signal (a safety net: changes are signalled, and a NATS reconnect refreshes every endpoint)")
 	routeKind := fs.String("route-kind", "None", "default route per endpoint: Ingress, HTTPRoute or None")
 	routeHost := fs.String("route-host", "", "default public host of routes")
 	ingressClass := fs.String("ingress-class", "", "default IngressClass of Ingress routes")
