@@ -102,7 +102,7 @@ func run() int {
 	flag.BoolVar(&cfg.baseSync, "base-sync-always", false, "fsync always in the main runs too, instead of JetStream's default")
 	flag.StringVar(&eps, "endpoints", "1000", "N-endpoints figures for these N, comma-separated and cumulative (e.g. 1000,10000); empty or 0 skips them")
 	flag.DurationVar(&cfg.idle, "idle", 30*time.Second, "window of the idle CPU reading with N endpoints")
-	flag.DurationVar(&cfg.settle, "settle", 10*time.Second, "wait between all N endpoints Ready and the idle reading, for the last status writes to finish")
+	flag.DurationVar(&cfg.settle, "settle", time.Minute, "wait between all N endpoints Ready and the idle reading: the status writes and reloads that follow the last Ready take tens of seconds at 10,000 endpoints, and are not idle")
 	flag.IntVar(&cfg.probes, "probes", 5, "events sent to random endpoints, one at a time, to time delivery with N endpoints")
 	flag.IntVar(&cfg.workers, "create-workers", 16, "parallel API requests when creating N endpoints")
 	flag.DurationVar(&cfg.converge, "converge-timeout", 30*time.Minute, "longest wait for N endpoints to become Ready")
