@@ -170,13 +170,6 @@ func checkEventGridURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// eventGridAnswer is a JSON handshake answer that carries no validation
-// response.
-func eventGridAnswer(status int, outcome string) *Handshake {
-	body, _ := json.Marshal(map[string]string{"status": outcome})
-	return &Handshake{Status: status, ContentType: "application/json", Body: body}
-}
-
 // Outcomes of the asynchronous handshake, in the answer's status.
 const (
 	EventGridURLScheduled = "ValidationURLScheduled"
@@ -207,9 +200,9 @@ func answerEventGridValidation(o *EventGridOptions, body []byte) (*Handshake, bo
 	// URL mode, or a Code-mode event that only has a validationUrl.
 	u, err := checkEventGridURL(ev.URL)
 	if err != nil {
-		return eventGridAnswer(http.StatusBadRequest, EventGridURLRefused), true, nil
+		return outcomeAnswer(http.StatusBadRequest, EventGridURLRefused), true, nil
 	}
-	return eventGridAnswer(o.confirmerOrDefault().schedule(o, u.String())), true, nil
+	return outcomeAnswer(o.confirmerOrDefault().schedule(o, u.String())), true, nil
 }
 
 func (o *EventGridOptions) confirmerOrDefault() *eventGridConfirmer {

@@ -272,24 +272,20 @@ const confirmMemory = 10 * time.Minute
 
 // confirm GETs the SubscribeURL of a verified SubscriptionConfirmation.
 func (v *snsVerifier) confirm(m snsMessage) *Handshake {
-	answer := func(status int, outcome string) *Handshake {
-		body, _ := json.Marshal(map[string]string{"status": outcome})
-		return &Handshake{Status: status, ContentType: "application/json", Body: body}
-	}
 	u, err := checkSNSURL(m["SubscribeURL"], "SubscribeURL")
 	if err != nil {
-		return answer(http.StatusBadRequest, "SubscribeURLRefused")
+		return outcomeAnswer(http.StatusBadRequest, "SubscribeURLRefused")
 	}
 	q := u.Query()
 	if q.Get("Action") != "ConfirmSubscription" || q.Get("TopicArn") != m["TopicArn"] || q.Get("Token") != m["Token"] {
-		return answer(http.StatusBadRequest, "SubscribeURLRefused")
+		return outcomeAnswer(http.StatusBadRequest, "SubscribeURLRefused")
 	}
 	key := u.String()
 	now := time.Now()
 	confirmed.Lock()
 	if t, ok := confirmed.at[key]; ok && now.Sub(t) < confirmMemory {
 		confirmed.Unlock()
-		return answer(http.StatusOK, "confirmed")
+		return outcomeAnswer(http.StatusOK, "confirmed")
 	}
 	if len(confirmed.at) > 1024 {
 		confirmed.at = map[string]time.Time{}
@@ -302,12 +298,20 @@ func (v *snsVerifier) confirm(m snsMessage) *Handshake {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := do(ctx, key); err != nil {
-		return answer(http.StatusBadGateway, "ConfirmationFailed")
+		return outcomeAnswer(http.StatusBadGateway, "ConfirmationFailed")
 	}
 	confirmed.Lock()
 	confirmed.at[key] = now
 	confirmed.Unlock()
-	return answer(http.StatusOK, "confirmed")
+	return outcomeAnswer(http.StatusOK, "confirmed")
+}
+
+// outcomeAnswer is the JSON answer {"status": outcome} of a subscription
+// handshake the receiver completes itself (SNS's SubscribeURL, Event
+// Grid's validationUrl).
+func outcomeAnswer(status int, outcome string) *Handshake {
+	body, _ := json.Marshal(map[string]string{"status": outcome})
+	return &Handshake{Status: status, ContentType: "application/json", Body: body}
 }
 
 // confirmGET is the GET that confirms a subscription: SNS's SubscribeURL,
