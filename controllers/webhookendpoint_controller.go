@@ -460,16 +460,26 @@ func (r *Reconciler) finalize(ctx context.Context, obj *hookv1.WebhookEndpoint) 
 	return ctrl.Result{}, nil
 }
 
+// readyChanged returns the Ready condition of after when its status or
+// reason differs from before's (or before had none): what deserves an
+// Event; nil otherwise.
+func readyChanged(before, after []metav1.Condition) *metav1.Condition {
+	was := meta.FindStatusCondition(before, hookv1.ConditionReady)
+	now := meta.FindStatusCondition(after, hookv1.ConditionReady)
+	if now == nil || (was != nil && was.Status == now.Status && was.Reason == now.Reason) {
+		return nil
+	}
+	return now
+}
+
 // emitTransitions records Events for changes a person should see in
 // `kubectl describe`: readiness changes and new dead letters.
 func (r *Reconciler) emitTransitions(before, after *hookv1.WebhookEndpoint) {
 	if r.Recorder == nil {
 		return
 	}
-	was := meta.FindStatusCondition(before.Status.Conditions, hookv1.ConditionReady)
-	now := meta.FindStatusCondition(after.Status.Conditions, hookv1.ConditionReady)
 	var readyEmitted *metav1.Condition
-	if now != nil && (was == nil || was.Status != now.Status || was.Reason != now.Reason) {
+	if now := readyChanged(before.Status.Conditions, after.Status.Conditions); now != nil {
 		typ := corev1.EventTypeNormal
 		if now.Status != metav1.ConditionTrue && now.Reason != hookv1.ReasonSuspended {
 			typ = corev1.EventTypeWarning

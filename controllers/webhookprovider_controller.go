@@ -121,9 +121,8 @@ func (r *ProviderReconciler) emitTransition(before, after *hookv1.WebhookProvide
 	if r.Recorder == nil {
 		return
 	}
-	was := meta.FindStatusCondition(before.Status.Conditions, hookv1.ConditionReady)
-	now := meta.FindStatusCondition(after.Status.Conditions, hookv1.ConditionReady)
-	if now == nil || (was != nil && was.Status == now.Status && was.Reason == now.Reason) {
+	now := readyChanged(before.Status.Conditions, after.Status.Conditions)
+	if now == nil {
 		return
 	}
 	typ := corev1.EventTypeNormal
