@@ -122,3 +122,17 @@ func TestAFailedRequestOrCountMismatchFailsTheReport(t *testing.T) {
 		t.Fatal("a non-2xx answer must fail")
 	}
 }
+
+func TestReadySetCountsEachNameOnce(t *testing.T) {
+	var r readySet
+	for _, step := range []struct {
+		name  string
+		ready bool
+		want  int
+	}{{"a", true, 1}, {"a", true, 1}, {"b", false, 1}, {"b", true, 2}, {"a", false, 1}, {"a", false, 1}, {"b", true, 1}} {
+		r.set(step.name, step.ready)
+		if r.n != step.want {
+			t.Fatalf("after %s=%v: %d ready, want %d", step.name, step.ready, r.n, step.want)
+		}
+	}
+}

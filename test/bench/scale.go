@@ -134,16 +134,8 @@ func (b *bench) createOne(ctx context.Context, i int) error {
 func (b *bench) waitScaleReady(ctx context.Context, n int) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.converge)
 	defer cancel()
-	ready := map[string]bool{}
-	count := func() int {
-		c := 0
-		for _, r := range ready {
-			if r {
-				c++
-			}
-		}
-		return c
-	}
+	ready := &readySet{}
+	count := func() int { return ready.n }
 	lastReport := time.Now()
 	for {
 		rv, err := b.listScale(ctx, ready)
@@ -166,11 +158,11 @@ func (b *bench) waitScaleReady(ctx context.Context, n int) (time.Time, error) {
 					return false, nil
 				case watch.Deleted:
 					if we, ok := ev.Object.(*hookv1.WebhookEndpoint); ok {
-						delete(ready, we.Name)
+						ready.set(we.Name, false)
 					}
 				case watch.Added, watch.Modified:
 					if we, ok := ev.Object.(*hookv1.WebhookEndpoint); ok {
-						ready[we.Name] = reconciled(we)
+						ready.set(we.Name, reconciled(we))
 					}
 				}
 				if count() >= n {
@@ -202,10 +194,36 @@ func (b *bench) convergeErr(ctx context.Context, err error, ready, n int) error 
 	return fmt.Errorf("following endpoints: %w", err)
 }
 
+// readySet is which endpoints are reconciled, with their count kept as
+// it changes: counting 10,000 names on every watch event would load the
+// machine being measured.
+type readySet struct {
+	names map[string]bool
+	n     int
+}
+
+func (r *readySet) set(name string, ready bool) {
+	if r.names == nil {
+		r.names = map[string]bool{}
+	}
+	if r.names[name] != ready {
+		if ready {
+			r.n++
+		} else {
+			r.n--
+		}
+	}
+	if ready {
+		r.names[name] = true
+	} else {
+		delete(r.names, name)
+	}
+}
+
 // listScale records which scale endpoints are reconciled, a page at a
 // time, and returns the resourceVersion to watch from.
-func (b *bench) listScale(ctx context.Context, ready map[string]bool) (string, error) {
-	clear(ready)
+func (b *bench) listScale(ctx context.Context, ready *readySet) (string, error) {
+	*ready = readySet{}
 	opts := []client.ListOption{client.InNamespace(scaleNS), client.Limit(500)}
 	cont, rv := "", ""
 	for {
@@ -217,7 +235,7 @@ func (b *bench) listScale(ctx context.Context, ready map[string]bool) (string, e
 			rv = list.ResourceVersion
 		}
 		for i := range list.Items {
-			ready[list.Items[i].Name] = reconciled(&list.Items[i])
+			ready.set(list.Items[i].Name, reconciled(&list.Items[i]))
 		}
 		if cont = list.Continue; cont == "" {
 			return rv, nil
