@@ -60,22 +60,26 @@ func eventGridFixture(t *testing.T, eg ...*verify.EventGridOptions) (*fixture, f
 	return f, token
 }
 
+// postEventGridValidation POSTs body to f's endpoint as Event Grid sends a
+// validation event, with Authorization auth when it is not empty.
+func postEventGridValidation(f *fixture, auth, body string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, hookPath, strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("aeg-event-type", "SubscriptionValidation")
+	if auth != "" {
+		r.Header.Set("Authorization", auth)
+	}
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, r)
+	return rec
+}
+
 // Event Grid's SubscriptionValidationEvent is answered with its code only
 // when the request's Entra ID token verifies; it is never stored.
 func TestEventGridValidationIsAnsweredOnlyWithAValidToken(t *testing.T) {
 	f, token := eventGridFixture(t)
 	validation := `[{"id":"2d1781af","topic":"/subscriptions/x","subject":"","data":{"validationCode":"512d38b6-c7b8-40c8-89fe-f46f9e9622b6","validationUrl":"https://rp-eastus2.eventgrid.azure.net:553/x"},"eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","eventTime":"2026-03-14T15:09:26Z","metadataVersion":"1","dataVersion":"2"}]`
-	post := func(auth, body string) *httptest.ResponseRecorder {
-		r := httptest.NewRequest(http.MethodPost, hookPath, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set("aeg-event-type", "SubscriptionValidation")
-		if auth != "" {
-			r.Header.Set("Authorization", auth)
-		}
-		rec := httptest.NewRecorder()
-		f.h.ServeHTTP(rec, r)
-		return rec
-	}
+	post := func(auth, body string) *httptest.ResponseRecorder { return postEventGridValidation(f, auth, body) }
 	rec := post(token("api://hookgate"), validation)
 	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"validationResponse":"512d38b6-c7b8-40c8-89fe-f46f9e9622b6"}` {
 		t.Fatalf("with a valid token: %d %s", rec.Code, rec.Body)
@@ -124,17 +128,7 @@ func TestEventGridURLValidationThroughTheReceiver(t *testing.T) {
 			"eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "eventTime": "2026-03-14T15:09:26Z", "metadataVersion": "1", "dataVersion": "2"}})
 		return string(b)
 	}
-	post := func(auth, body string) *httptest.ResponseRecorder {
-		r := httptest.NewRequest(http.MethodPost, hookPath, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set("aeg-event-type", "SubscriptionValidation")
-		if auth != "" {
-			r.Header.Set("Authorization", auth)
-		}
-		rec := httptest.NewRecorder()
-		f.h.ServeHTTP(rec, r)
-		return rec
-	}
+	post := func(auth, body string) *httptest.ResponseRecorder { return postEventGridValidation(f, auth, body) }
 	noGET := func(what string) {
 		t.Helper()
 		select {
