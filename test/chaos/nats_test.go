@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,9 +47,34 @@ cluster {
 }
 %s`
 
+// errPortTaken: a node exited because a port chosen for it (free when
+// chosen, as freePort can only say) was taken by another process before
+// the node bound it.
+var errPortTaken = errors.New("a port chosen for a NATS node was taken before it bound it")
+
 // startNATS starts the cluster; with a leaf remote URL (edge mode) it has
 // the JetStream domain edgeDomain and every node solicits that remote.
+// A cluster that lost one of its ports to another process is started
+// again from nothing, on new ports.
 func startNATS(dir, bin, token string, n int, leafRemote string) (*natsCluster, error) {
+	for attempt := 1; ; attempt++ {
+		c, err := startNATSOnce(dir, bin, token, n, leafRemote)
+		if err == nil {
+			return c, nil
+		}
+		c.stop()
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			return nil, err
+		}
+		for _, node := range c.nodes {
+			if err := os.RemoveAll(filepath.Join(dir, "js-"+node.name)); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+func startNATSOnce(dir, bin, token string, n int, leafRemote string) (*natsCluster, error) {
 	c := &natsCluster{token: token}
 	var routes []string
 	for i := range n {
@@ -66,22 +92,22 @@ func startNATS(dir, bin, token string, n int, leafRemote string) (*natsCluster, 
 		body := fmt.Sprintf(natsConfig, node.name, node.client, node.monit, filepath.Join(dir, "js-"+node.name), domain,
 			token, node.route, strings.Join(routes, ", "), leaf)
 		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-			return nil, err
+			return c, err
 		}
 		node.p = &proc{name: "nats-" + node.name, bin: bin, args: []string{"-c", cfg}, log: filepath.Join(dir, "nats-"+node.name+".log"),
 			noise: []string{"Route connection", "Router connection", "connect to route", "Healthcheck failed", "eafnode connection", "connect to remote leafnode"}}
 		if err := node.p.start(); err != nil {
-			return nil, err
+			return c, err
 		}
 	}
 	for _, node := range c.nodes {
-		if !node.waitHealthy(60 * time.Second) {
-			return nil, fmt.Errorf("NATS node %s not healthy within 60s", node.name)
+		if err := node.waitStarted(60 * time.Second); err != nil {
+			return c, err
 		}
 	}
 	nc, err := nats.Connect(c.urls(), nats.Token(token), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
 	if err != nil {
-		return nil, err
+		return c, err
 	}
 	c.nc = nc
 	c.js, err = jetstream.New(nc)
@@ -104,6 +130,28 @@ func (c *natsCluster) node(name string) *natsNode {
 		}
 	}
 	return nil
+}
+
+// waitStarted waits until a node just started is healthy, and says why
+// not: errPortTaken when it exited for a port in use.
+func (n *natsNode) waitStarted(timeout time.Duration) error {
+	healthy := func() bool { return httpStatus("http://127.0.0.1:"+strconv.Itoa(n.monit)+"/healthz") == 200 }
+	waitFor(timeout, 200*time.Millisecond, func() bool { return healthy() || !n.p.running() })
+	switch {
+	case healthy():
+		return nil
+	case !n.p.running():
+		// The log is appended across starts: only this start's lines count.
+		b, _ := os.ReadFile(n.p.log)
+		if i := strings.LastIndex(string(b), "===== "); i >= 0 {
+			b = b[i:]
+		}
+		if strings.Contains(string(b), "address already in use") {
+			return fmt.Errorf("NATS node %s: %w", n.name, errPortTaken)
+		}
+		return fmt.Errorf("NATS node %s exited while starting:\n%s", n.name, n.p.tail(2000))
+	}
+	return fmt.Errorf("NATS node %s not healthy within %s", n.name, timeout)
 }
 
 // healthy: the node serves and its JetStream assets are current
@@ -184,7 +232,9 @@ func (c *natsCluster) stop() {
 		c.nc.Close()
 	}
 	for _, n := range c.nodes {
-		n.p.term(10 * time.Second)
+		if n.p != nil {
+			n.p.term(10 * time.Second)
+		}
 	}
 }
 
