@@ -69,7 +69,7 @@ func (d *Dispatcher) attempt(ctx context.Context, ep *registry.Endpoint, msg jet
 		}
 	}
 	req.Header.Set(HeaderDeliveryID, h.Get(queue.HeaderDelivery))
-	req.Header.Set(HeaderEndpoint, ep.Key.String())
+	req.Header.Set(HeaderEndpoint, ep.Name())
 	req.Header.Set(HeaderProvider, h.Get(queue.HeaderProvider))
 	req.Header.Set(HeaderReceivedAt, h.Get(queue.HeaderReceivedAt))
 	req.Header.Set(HeaderAttempt, strconv.Itoa(attempt))

@@ -25,7 +25,7 @@ const maxRetryAfter = time.Hour
 const slotWait = time.Second
 
 func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jetstream.Msg, pulled time.Time) {
-	log := d.Log.WithValues("endpoint", ep.Key.String())
+	log := d.Log.WithValues("endpoint", ep.Name())
 	md, err := msg.Metadata()
 	if err != nil {
 		log.Error(err, "Reading message metadata failed")
@@ -153,11 +153,11 @@ func (d *Dispatcher) countOnce(ctx context.Context, ep *registry.Endpoint, count
 	defer cancel()
 	first, err := d.Queue.CountFinished(cctx, ep.UID, counter, seq)
 	if err != nil {
-		d.Log.Error(err, "Counting a finished event failed", "endpoint", ep.Key.String(), "counter", counter)
+		d.Log.Error(err, "Counting a finished event failed", "endpoint", ep.Name(), "counter", counter)
 		return false, false
 	}
 	if d.Metrics != nil {
-		d.Metrics.Attempts.WithLabelValues(ep.Key.String(), outcome).Inc()
+		d.Metrics.Attempts.WithLabelValues(ep.Name(), outcome).Inc()
 	}
 	return first, true
 }
@@ -178,7 +178,7 @@ func (d *Dispatcher) count(ep *registry.Endpoint, counter, outcome string) {
 		d.Log.V(1).Info("Counting delivery failed", "error", err.Error())
 	}
 	if d.Metrics != nil {
-		d.Metrics.Attempts.WithLabelValues(ep.Key.String(), outcome).Inc()
+		d.Metrics.Attempts.WithLabelValues(ep.Name(), outcome).Inc()
 	}
 }
 

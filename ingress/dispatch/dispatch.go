@@ -265,7 +265,7 @@ func (d *Dispatcher) stopAll() {
 // run attaches to the endpoint's consumer, retrying while the queue is down.
 func (d *Dispatcher) run(ctx context.Context, r *runner) {
 	defer close(r.done)
-	log := d.Log.WithValues("endpoint", r.ep.Load().Key.String())
+	log := d.Log.WithValues("endpoint", r.ep.Load().Name())
 	backoff := time.Second
 	for ctx.Err() == nil {
 		err := d.consume(ctx, r)
@@ -347,7 +347,7 @@ var errIdle = errors.New("idle")
 func consumerConfig(ep *registry.Endpoint) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       queue.ConsumerName(ep.UID),
-		Description:   "Deliveries for WebhookEndpoint " + ep.Key.String(),
+		Description:   "Deliveries for WebhookEndpoint " + ep.Name(),
 		FilterSubject: queue.EventsSubject(ep.UID),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		// An attempt restarts the ack timer when it starts (InProgress) and

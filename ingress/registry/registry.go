@@ -63,6 +63,17 @@ type Endpoint struct {
 	BackoffMax     time.Duration
 	Timeout        time.Duration
 	Suspended      bool
+
+	// name is Key.String(), made once by Upsert: every request logs it.
+	name string
+}
+
+// Name is the endpoint's namespace/name.
+func (e *Endpoint) Name() string {
+	if e.name == "" {
+		return e.Key.String()
+	}
+	return e.name
 }
 
 // ValidKeys returns every key valid at now: the current keys, then the
@@ -144,6 +155,9 @@ func (r *Registry) List() []*Endpoint {
 // Upsert publishes e, replacing any endpoint with the same name.
 func (r *Registry) Upsert(e *Endpoint) {
 	r.mu.Lock()
+	if e.name == "" { // set once, before e is published
+		e.name = e.Key.String()
+	}
 	r.removeLocked(e.Key)
 	r.byKey[e.Key] = e
 	r.byUID[e.UID] = e

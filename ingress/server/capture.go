@@ -58,7 +58,7 @@ func (h *Handler) captureHandshake(r *http.Request, ep *registry.Endpoint, now t
 	case errors.Is(err, queue.ErrHandshakeSecretTaken):
 		return outcome{status: http.StatusForbidden, result: "rejected", reason: ReasonHandshakeAlreadyCaptured}, true
 	case err != nil:
-		h.Log.Error(err, "Storing handshake secret failed", "endpoint", ep.Key.String())
+		h.Log.Error(err, "Storing handshake secret failed", "endpoint", ep.Name())
 		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: ReasonHandshakeUnavailable}, true
 	}
 	hdr := http.Header{}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -178,12 +179,12 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time, 
 		return outcome{status: http.StatusMethodNotAllowed, result: "rejected", reason: "MethodNotAllowed"}
 	}
 	if why := h.Quota.Check(ep, len(body)); why != "" {
-		h.Log.V(1).Info("Endpoint over its storage quota", "endpoint", ep.Key.String(), "usage", why)
+		h.Log.V(1).Info("Endpoint over its storage quota", "endpoint", ep.Name(), "usage", why)
 		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: ReasonQuotaExceeded, retryAfter: quotaRetryAfter, delivery: res.DeliveryID}
 	}
 	ev := &queue.Event{
 		EndpointUID: ep.UID,
-		Endpoint:    ep.Key.String(),
+		Endpoint:    ep.Name(),
 		Provider:    ep.Provider,
 		DeliveryID:  res.DeliveryID,
 		ReceivedAt:  now,
@@ -202,10 +203,10 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time, 
 		case errors.Is(serr, queue.ErrQuotaExceeded):
 			return outcome{status: http.StatusServiceUnavailable, result: "error", reason: ReasonQuotaExceeded, retryAfter: quotaRetryAfter, delivery: res.DeliveryID}
 		case errors.Is(serr, queue.ErrStoreFull):
-			h.Log.Error(err, "Event store full", "endpoint", ep.Key.String(), "delivery", res.DeliveryID)
+			h.Log.Error(err, "Event store full", "endpoint", ep.Name(), "delivery", res.DeliveryID)
 			return outcome{status: http.StatusServiceUnavailable, result: "error", reason: ReasonStoreFull, retryAfter: quotaRetryAfter, delivery: res.DeliveryID}
 		}
-		h.Log.Error(err, "Storing event failed", "endpoint", ep.Key.String(), "delivery", res.DeliveryID)
+		h.Log.Error(err, "Storing event failed", "endpoint", ep.Name(), "delivery", res.DeliveryID)
 		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: "QueueUnavailable", delivery: res.DeliveryID}
 	}
 	// Nothing is counted for a stored event: received is derived from what
@@ -245,16 +246,12 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ep *registry.En
 			w.Header().Set("Retry-After", RetryAfterSeconds)
 		}
 		w.WriteHeader(o.status)
-		body := map[string]string{"status": o.result}
-		if o.reason != "" {
-			body["reason"] = o.reason
-		}
-		_ = json.NewEncoder(w).Encode(body)
+		_, _ = w.Write(answerBody(o.result, o.reason))
 	}
 
 	endpoint, provider := "", ""
 	if ep != nil {
-		endpoint, provider = ep.Key.String(), ep.Provider
+		endpoint, provider = ep.Name(), ep.Provider
 	}
 	if h.Metrics != nil {
 		h.Metrics.Requests.WithLabelValues(endpoint, o.result, o.reason).Inc()
@@ -332,6 +329,27 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, errBodyTooLarge
 	}
 	return body, nil
+}
+
+// answers holds the JSON answer of each result and reason met so far (both
+// come from a fixed set of names): encoded once, not per request.
+var answers sync.Map
+
+// answerBody is {"reason":…,"status":…} and a newline, as encoding/json
+// writes it.
+func answerBody(result, reason string) []byte {
+	key := result + "/" + reason
+	if b, ok := answers.Load(key); ok {
+		return b.([]byte)
+	}
+	body := map[string]string{"status": result}
+	if reason != "" {
+		body["reason"] = reason
+	}
+	b, _ := json.Marshal(body)
+	b = append(b, '\n')
+	answers.Store(key, b)
+	return b
 }
 
 // RetryAfterSeconds is the Retry-After sent with a 503.

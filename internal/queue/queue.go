@@ -420,11 +420,15 @@ func eventMsg(ev *Event) *nats.Msg {
 			h[HeaderOrigPrefix+k] = vs
 		}
 	}
-	h[HeaderEndpoint] = []string{ev.Endpoint}
-	h[HeaderProvider] = []string{ev.Provider}
-	h[HeaderReceivedAt] = []string{ev.ReceivedAt.UTC().Format(time.RFC3339Nano)}
+	// Our values share one array (capacity-capped, so an append by the
+	// publish options cannot spill into the next one).
+	v := [...]string{ev.Endpoint, ev.Provider, ev.ReceivedAt.UTC().Format(time.RFC3339Nano), ev.DeliveryID}
+	vs := v[:]
+	h[HeaderEndpoint] = vs[0:1:1]
+	h[HeaderProvider] = vs[1:2:2]
+	h[HeaderReceivedAt] = vs[2:3:3]
 	if ev.DeliveryID != "" {
-		h[HeaderDelivery] = []string{ev.DeliveryID}
+		h[HeaderDelivery] = vs[3:4:4]
 	}
 	msg := &nats.Msg{Subject: EventsSubject(ev.EndpointUID), Header: h, Data: ev.Body}
 	return msg
