@@ -110,8 +110,11 @@ func child(name string, args []string) error {
 		defer nc.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		// The receiver's layout, so the events stream has its settings
-		// (work queue, file storage, 2m duplicate window, limits).
-		q, err := queue.Open(ctx, nc, queue.Options{})
+		// (work queue, file storage, 2m duplicate window, limits), with
+		// the per-endpoint ceiling the benchmark gives the receiver: at the
+		// default one a run longer than about 15 s fills the floor's one
+		// subject and is answered 503.
+		q, err := queue.Open(ctx, nc, queue.Options{MaxEventsPerEndpoint: queueEventsCeiling})
 		cancel()
 		if err != nil {
 			return err
