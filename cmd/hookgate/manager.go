@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -51,11 +52,15 @@ func runManager(args []string) error {
 	receiverPort := fs.Int("receiver-service-port", 80, "port of the receiver Service")
 	edgeRegistry := fs.Bool("edge-registry", false, "publish every endpoint and its mirrored keys into the JetStream bucket "+queue.EdgeRegistryBucket+", for edge receivers (--registry=nats) that cannot reach this cluster's API (edge mode, docs/operations.md)")
 	concurrency := fs.Int("max-concurrent-reconciles", 8, "endpoints reconciled at once")
+	gcPercent := fs.Int("gc-percent", 50, "Go GC target percentage (GOGC) of the manager, whose heap is mostly its long-lived informer caches: 50 keeps the footprint at about 1.5 times the live heap instead of 2; the GOGC environment variable, when set, wins")
 	kubeConfig := kubeFlags(fs)
 	pprofAddr := pprofFlag(fs)
 	zo := zapFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(*gcPercent)
 	}
 	setLogger(zo)
 	if *receiverNS == "" {
