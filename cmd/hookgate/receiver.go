@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"golang.org/x/time/rate"
@@ -212,7 +214,9 @@ func runReceiver(args []string) error {
 	// Secrets only in the receiver's namespace, whatever --namespace says.
 	// Nothing reads managedFields; with thousands of endpoints (often
 	// server-side applied) they are most of the cache.
-	mopts.Cache = cache.Options{ByObject: endpoints.CacheByObject(*keysNS), DefaultTransform: cache.TransformStripManagedFields()}
+	byObject := endpoints.CacheByObject(*keysNS)
+	byObject[&corev1.Service{}] = dispatch.ServiceCache
+	mopts.Cache = cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
 	if *namespace != "" {
 		mopts.Cache.DefaultNamespaces = map[string]cache.Config{*namespace: {}}
 	}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookgate/hookgate/ingress/registry"
@@ -25,10 +26,12 @@ const maxRetryAfter = time.Hour
 const slotWait = time.Second
 
 func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jetstream.Msg, pulled time.Time) {
-	log := d.Log.WithValues("endpoint", ep.Name())
+	// Loggers are made where something is logged: WithValues encodes its
+	// fields at once, and a delivery that succeeds logs nothing by default.
+	epLog := func() logr.Logger { return d.Log.WithValues("endpoint", ep.Name()) }
 	md, err := msg.Metadata()
 	if err != nil {
-		log.Error(err, "Reading message metadata failed")
+		epLog().Error(err, "Reading message metadata failed")
 		_ = msg.Nak()
 		return
 	}
@@ -50,14 +53,16 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 	// offers it as new).
 	if md.NumDelivered > 1 || time.Since(md.Timestamp) > consumerInactive/2 {
 		if failed, err = d.Queue.FailedAttempts(ctx, ep.UID, seq); err != nil {
-			log.Error(err, "Reading attempts failed; JetStream will offer the event again")
+			epLog().Error(err, "Reading attempts failed; JetStream will offer the event again")
 			_ = msg.NakWithDelay(time.Second)
 			return
 		}
 	}
 	attempt := failed + 1
 	delivery := msg.Headers().Get(queue.HeaderDelivery)
-	log = log.WithValues("delivery", delivery, "seq", seq, "attempt", attempt)
+	log := func() logr.Logger {
+		return epLog().WithValues("delivery", delivery, "seq", seq, "attempt", attempt)
+	}
 
 	start := time.Now()
 	aerr := d.attempt(ctx, ep, msg, md, attempt)
@@ -86,7 +91,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 		ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := msg.DoubleAck(ackCtx); err != nil {
-			log.Error(err, "Acknowledging delivered event failed; it may be delivered again")
+			log().Error(err, "Acknowledging delivered event failed; it may be delivered again")
 			return
 		}
 		d.Queue.Acked(ep.UID, seq)
@@ -97,17 +102,19 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 		if failed > 0 {
 			_ = d.Queue.ClearAttempts(ctx, ep.UID, seq)
 		}
-		log.V(1).Info("Delivered")
+		if d.Log.V(1).Enabled() {
+			log().V(1).Info("Delivered")
+		}
 		return
 	}
-	if aerr.cause != nil {
-		log.V(1).Info("Attempt failed", "reason", aerr.reason, "error", aerr.cause.Error())
+	if aerr.cause != nil && d.Log.V(1).Enabled() {
+		log().V(1).Info("Attempt failed", "reason", aerr.reason, "error", aerr.cause.Error())
 	}
 	_ = d.Queue.RecordFailure(ctx, ep.UID, queue.Failure{Time: time.Now(), Reason: aerr.reason, Message: aerr.msg})
 	if attempt >= ep.MaxAttempts {
 		if err := d.Queue.DeadLetter(ctx, ep.UID, msg.Data(), msg.Headers(), attempt, aerr.Error()); err != nil {
 			// Not stored as a dead letter: keep it in the events stream.
-			log.Error(err, "Dead-lettering failed; will retry")
+			log().Error(err, "Dead-lettering failed; will retry")
 			_ = msg.NakWithDelay(ep.BackoffMax)
 			return
 		}
@@ -116,7 +123,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 		first, counted := d.countOnce(ctx, ep, queue.CounterDeadLettered, seq, "deadlettered")
 		first = first || !counted
 		if err := msg.DoubleAck(ctx); err != nil {
-			log.Error(err, "Acknowledging dead-lettered event failed")
+			log().Error(err, "Acknowledging dead-lettered event failed")
 		} else {
 			d.Queue.Acked(ep.UID, seq)
 		}
@@ -124,23 +131,23 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 			d.unqueue(ep, msg)
 		}
 		_ = d.Queue.ClearAttempts(ctx, ep.UID, seq)
-		log.Info("Dead-lettered event", "reason", aerr.reason, "error", aerr.msg)
+		log().Info("Dead-lettered event", "reason", aerr.reason, "error", aerr.msg)
 		return
 	}
 	if err := d.Queue.SetFailedAttempts(ctx, ep.UID, seq, attempt); err != nil {
 		// Unrecorded, this attempt would be repeated rather than skipped:
 		// at worst one attempt more than maxAttempts, never one fewer.
-		log.Error(err, "Recording the failed attempt failed")
+		log().Error(err, "Recording the failed attempt failed")
 	}
 	delay := Backoff(attempt, ep.BackoffInitial, ep.BackoffMax, rand.Float64)
 	if aerr.retryAfter > 0 {
 		delay = min(aerr.retryAfter, maxRetryAfter)
 	}
 	if err := msg.NakWithDelay(delay); err != nil {
-		log.Error(err, "Scheduling retry failed; JetStream will redeliver after AckWait")
+		log().Error(err, "Scheduling retry failed; JetStream will redeliver after AckWait")
 	}
 	d.count(ep, queue.CounterRetries, "retry")
-	log.Info("Delivery failed; will retry", "reason", aerr.reason, "error", aerr.msg, "in", delay.String())
+	log().Info("Delivery failed; will retry", "reason", aerr.reason, "error", aerr.msg, "in", delay.String())
 }
 
 // countOnce counts the event with stream sequence seq, once, and reports

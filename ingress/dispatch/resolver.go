@@ -8,6 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hookgate/hookgate/ingress/registry"
@@ -27,7 +29,14 @@ type ServiceResolver struct {
 	AllowExternalName bool
 }
 
-// Resolve returns http://host:port for the target.
+// ServiceCache is how the receiver's cache should hold Services: handed
+// out without a deep copy. Resolve runs before every delivery attempt and
+// only reads the Service, and copying it was about 5 % of the receiver's
+// CPU while draining a backlog.
+var ServiceCache = cache.ByObject{UnsafeDisableDeepCopy: ptr.To(true)}
+
+// Resolve returns http://host:port for the target. The Service it reads
+// may be the cache's own object (ServiceCache): it never writes to it.
 func (r *ServiceResolver) Resolve(ctx context.Context, namespace string, t registry.Target) (string, error) {
 	var svc corev1.Service
 	key := types.NamespacedName{Namespace: namespace, Name: t.Service}
