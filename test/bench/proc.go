@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hookgate/hookgate/internal/freeport"
 )
 
 // clockTick is the unit of utime and stime in /proc/<pid>/stat: USER_HZ,
@@ -267,17 +268,9 @@ func (p *proc) stop() {
 	}
 }
 
-// freePort asks the kernel for a free loopback port. Another process may
-// take it before the child binds it; on this otherwise idle loopback that
-// has not been seen to happen.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort is a loopback port for a child to bind, outside the ephemeral
+// range so that no connection can take it first (freeport).
+func freePort() (int, error) { return freeport.Get() }
 
 // waitHTTP polls url until it answers want, for at most d.
 func waitHTTP(ctx context.Context, url string, want int, d time.Duration) error {

@@ -67,8 +67,9 @@ func (e *edgeSite) remoteURL() string {
 
 // startServer runs the edge nats-server. It starts before the private
 // cluster, as a deployed edge would: until it listens, the cluster's
-// nodes redial it every second through the proxy, and that churn of
-// ephemeral ports can take a port freePort handed out.
+// nodes redial it every second through the proxy. (That churn of source
+// ports once took a port handed out from the ephemeral range; freePort now
+// hands out ports below it.)
 func (e *edgeSite) startServer(dir, natsBin string) error {
 	cfg := filepath.Join(dir, "edge-nats.conf")
 	body := fmt.Sprintf(edgeNATSConfig, e.client, e.monit, e.token, e.leaf, e.link.Addr(), e.leafPassword)

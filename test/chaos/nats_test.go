@@ -48,8 +48,8 @@ cluster {
 %s`
 
 // errPortTaken: a node exited because a port chosen for it (free when
-// chosen, as freePort can only say) was taken by another process before
-// the node bound it.
+// chosen, as freePort can only say; outside the ephemeral range, so only
+// another listener can take it) was taken before the node bound it.
 var errPortTaken = errors.New("a port chosen for a NATS node was taken before it bound it")
 
 // startNATS starts the cluster; with a leaf remote URL (edge mode) it has

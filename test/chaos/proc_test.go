@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hookgate/hookgate/internal/freeport"
 )
 
 // proc is one real process (hookgate or nats-server) with its output
@@ -124,13 +125,13 @@ func (p *proc) tail(n int) string {
 	return strings.Join(keep, "\n")
 }
 
+// freePort is a loopback port outside the ephemeral range (freeport).
 func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Get()
 	if err != nil {
 		panic(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // httpStatus is the status of a GET, 0 when there is no answer.
