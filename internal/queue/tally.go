@@ -2,6 +2,8 @@ package queue
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,8 +35,16 @@ import (
 //     open list and is not counted again;
 //   - a write whose answer was lost is retried from the stored value: if
 //     it was applied, its sequences are already there;
-//   - a confirmed ack takes the sequence off the list at the next write;
-//     entries older than tallyKeep (far beyond any AckWait) are dropped, as
+//   - a confirmed ack takes the sequence off the list at the next write,
+//     onto the process's short list of confirmed events (Done, compactly
+//     encoded), kept until that process confirmed nothing for
+//     tallyAckGrace, and at most its newest tallyMaxConfirmed: JetStream can
+//     still offer a finished event once more (a consumer leader that takes
+//     over without having learnt of a delivery offers the event to a second
+//     receiver, which may count it after the first one's ack was confirmed;
+//     seen in the fault suite's NATS kills as a delivered counter one too
+//     high), and that copy must find it counted;
+//   - entries older than tallyKeep (far beyond any AckWait) are dropped, as
 //     are those of processes gone that long.
 //
 // Calls for one endpoint that arrive while a write is in flight are
@@ -50,6 +60,14 @@ const (
 	tallyKeep = time.Hour
 	// tallyMaxBatch bounds the events committed in one write.
 	tallyMaxBatch = 512
+	// tallyAckGrace: a process's confirmed events are dropped once it has
+	// confirmed none for this long, past the AckWait (2 x timeout + 30 s,
+	// 50 s by default) after which a copy offered elsewhere is counted.
+	tallyAckGrace = 2 * time.Minute
+	// tallyMaxConfirmed bounds the confirmed events kept per process (about
+	// two bytes each), so that the tally, rewritten on every commit, stays
+	// small at any delivery rate; at a high rate the grace is shorter.
+	tallyMaxConfirmed = 512
 )
 
 // TallySubject is the tally of an endpoint.
@@ -62,6 +80,41 @@ type tallyValue struct {
 	// Open lists, per dispatcher process, the events it counted whose ack
 	// it has not seen confirmed.
 	Open map[string][]openEvent `json:"open,omitempty"`
+	// Done holds, per process, its recently confirmed events (see
+	// confirmedSet), and DoneAt when it last confirmed one, in Unix seconds.
+	Done   map[string]string `json:"done,omitempty"`
+	DoneAt map[string]int64  `json:"doneAt,omitempty"`
+}
+
+// encodeSeqs packs sequences, in order, as base64 of zigzag varint deltas:
+// about two bytes per event of an endpoint, whose sequences are close.
+func encodeSeqs(seqs []uint64) string {
+	buf := make([]byte, 0, 2*len(seqs))
+	var prev uint64
+	for _, s := range seqs {
+		buf = binary.AppendVarint(buf, int64(s-prev))
+		prev = s
+	}
+	return base64.RawStdEncoding.EncodeToString(buf)
+}
+
+func decodeSeqs(enc string) ([]uint64, error) {
+	buf, err := base64.RawStdEncoding.DecodeString(enc)
+	if err != nil {
+		return nil, err
+	}
+	var out []uint64
+	var prev uint64
+	for len(buf) > 0 {
+		d, n := binary.Varint(buf)
+		if n <= 0 {
+			return nil, errors.New("malformed sequence list")
+		}
+		prev += uint64(d)
+		out = append(out, prev)
+		buf = buf[n:]
+	}
+	return out, nil
 }
 
 type openEvent struct {
@@ -281,10 +334,28 @@ func (t *tally) apply(cur tallyValue, batch []*tallyRequest, acked []uint64, tri
 	}
 	v := tallyValue{Delivered: cur.Delivered, DeadLettered: cur.DeadLettered, Open: map[string][]openEvent{}}
 	counted := map[uint64]string{}
+	graceCutoff := now.Add(-tallyAckGrace).Unix()
+	for w, enc := range cur.Done {
+		if cur.DoneAt[w] < graceCutoff {
+			continue
+		}
+		// A list that cannot be read counts nothing as done: at worst a
+		// copy is counted, as without the list.
+		seqs, _ := decodeSeqs(enc)
+		for _, s := range seqs {
+			counted[s] = w
+		}
+	}
+	var confirmed []uint64
 	for w, evs := range cur.Open {
 		var keep []openEvent
 		for _, ev := range evs {
-			if ev.At < cutoff || (w == t.writer && done[ev.Seq]) {
+			if ev.At < cutoff {
+				continue
+			}
+			if w == t.writer && done[ev.Seq] {
+				confirmed = append(confirmed, ev.Seq)
+				counted[ev.Seq] = w
 				continue
 			}
 			keep = append(keep, ev)
@@ -318,7 +389,40 @@ func (t *tally) apply(cur tallyValue, batch []*tallyRequest, acked []uint64, tri
 	if len(v.Open) == 0 {
 		v.Open = nil
 	}
+	t.carryConfirmed(&v, cur, confirmed, now)
 	return v, results
+}
+
+// carryConfirmed sets v's confirmed lists: cur's, less those of processes
+// that confirmed nothing for tallyAckGrace, with this process's newly
+// confirmed events appended to its own (its newest tallyMaxConfirmed).
+func (t *tally) carryConfirmed(v *tallyValue, cur tallyValue, confirmed []uint64, now time.Time) {
+	graceCutoff := now.Add(-tallyAckGrace).Unix()
+	for w, enc := range cur.Done {
+		if cur.DoneAt[w] < graceCutoff || (w == t.writer && len(confirmed) > 0) {
+			continue
+		}
+		setDone(v, w, enc, cur.DoneAt[w])
+	}
+	if len(confirmed) == 0 {
+		return
+	}
+	mine, _ := decodeSeqs(cur.Done[t.writer])
+	if cur.DoneAt[t.writer] < graceCutoff {
+		mine = nil
+	}
+	mine = append(mine, confirmed...)
+	if len(mine) > tallyMaxConfirmed {
+		mine = mine[len(mine)-tallyMaxConfirmed:]
+	}
+	setDone(v, t.writer, encodeSeqs(mine), now.Unix())
+}
+
+func setDone(v *tallyValue, w, enc string, at int64) {
+	if v.Done == nil {
+		v.Done, v.DoneAt = map[string]string{}, map[string]int64{}
+	}
+	v.Done[w], v.DoneAt[w] = enc, at
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
