@@ -80,8 +80,8 @@ type tallyValue struct {
 	// Open lists, per dispatcher process, the events it counted whose ack
 	// it has not seen confirmed.
 	Open map[string][]openEvent `json:"open,omitempty"`
-	// Done holds, per process, its recently confirmed events (see
-	// confirmedSet), and DoneAt when it last confirmed one, in Unix seconds.
+	// Done holds, per process, its recently confirmed events (encodeSeqs),
+	// and DoneAt when it last confirmed one, in Unix seconds.
 	Done   map[string]string `json:"done,omitempty"`
 	DoneAt map[string]int64  `json:"doneAt,omitempty"`
 }
@@ -335,6 +335,9 @@ func (t *tally) apply(cur tallyValue, batch []*tallyRequest, acked []uint64, tri
 	v := tallyValue{Delivered: cur.Delivered, DeadLettered: cur.DeadLettered, Open: map[string][]openEvent{}}
 	counted := map[uint64]string{}
 	graceCutoff := now.Add(-tallyAckGrace).Unix()
+	// This process's own confirmed list, decoded once: carryConfirmed
+	// extends it.
+	var myDone []uint64
 	for w, enc := range cur.Done {
 		if cur.DoneAt[w] < graceCutoff {
 			continue
@@ -344,6 +347,9 @@ func (t *tally) apply(cur tallyValue, batch []*tallyRequest, acked []uint64, tri
 		seqs, _ := decodeSeqs(enc)
 		for _, s := range seqs {
 			counted[s] = w
+		}
+		if w == t.writer {
+			myDone = seqs
 		}
 	}
 	var confirmed []uint64
@@ -389,15 +395,15 @@ func (t *tally) apply(cur tallyValue, batch []*tallyRequest, acked []uint64, tri
 	if len(v.Open) == 0 {
 		v.Open = nil
 	}
-	t.carryConfirmed(&v, cur, confirmed, now)
+	t.carryConfirmed(&v, cur, myDone, confirmed, now.Unix(), graceCutoff)
 	return v, results
 }
 
 // carryConfirmed sets v's confirmed lists: cur's, less those of processes
-// that confirmed nothing for tallyAckGrace, with this process's newly
-// confirmed events appended to its own (its newest tallyMaxConfirmed).
-func (t *tally) carryConfirmed(v *tallyValue, cur tallyValue, confirmed []uint64, now time.Time) {
-	graceCutoff := now.Add(-tallyAckGrace).Unix()
+// that confirmed nothing since graceCutoff, with this process's newly
+// confirmed events appended to its own list myDone (decoded, nil when
+// expired), of which the newest tallyMaxConfirmed are kept.
+func (t *tally) carryConfirmed(v *tallyValue, cur tallyValue, myDone, confirmed []uint64, now, graceCutoff int64) {
 	for w, enc := range cur.Done {
 		if cur.DoneAt[w] < graceCutoff || (w == t.writer && len(confirmed) > 0) {
 			continue
@@ -407,15 +413,11 @@ func (t *tally) carryConfirmed(v *tallyValue, cur tallyValue, confirmed []uint64
 	if len(confirmed) == 0 {
 		return
 	}
-	mine, _ := decodeSeqs(cur.Done[t.writer])
-	if cur.DoneAt[t.writer] < graceCutoff {
-		mine = nil
-	}
-	mine = append(mine, confirmed...)
+	mine := append(myDone, confirmed...)
 	if len(mine) > tallyMaxConfirmed {
 		mine = mine[len(mine)-tallyMaxConfirmed:]
 	}
-	setDone(v, t.writer, encodeSeqs(mine), now.Unix())
+	setDone(v, t.writer, encodeSeqs(mine), now)
 }
 
 func setDone(v *tallyValue, w, enc string, at int64) {
