@@ -66,12 +66,7 @@ func postEventGridValidation(f *fixture, auth, body string) *httptest.ResponseRe
 	r := httptest.NewRequest(http.MethodPost, hookPath, strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("aeg-event-type", "SubscriptionValidation")
-	if auth != "" {
-		r.Header.Set("Authorization", auth)
-	}
-	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, r)
-	return rec
+	return f.serveAuth(r, auth)
 }
 
 // Event Grid's SubscriptionValidationEvent is answered with its code only
@@ -181,12 +176,7 @@ func TestCloudEventsOptionsHandshake(t *testing.T) {
 			r.Header.Set("WebHook-Request-Origin", origin)
 		}
 		r.Header.Set("WebHook-Request-Rate", "120")
-		if auth != "" {
-			r.Header.Set("Authorization", auth)
-		}
-		rec := httptest.NewRecorder()
-		f.h.ServeHTTP(rec, r)
-		return rec
+		return f.serveAuth(r, auth)
 	}
 	rec := options(token("api://hookgate"), "eventgrid.azure.net")
 	if rec.Code != http.StatusOK || rec.Header().Get("WebHook-Allowed-Origin") != "eventgrid.azure.net" || rec.Header().Get("WebHook-Allowed-Rate") == "" {

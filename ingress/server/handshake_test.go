@@ -24,12 +24,7 @@ func TestOktasVerificationGETIsAnsweredOnlyWhenItProvesItself(t *testing.T) {
 	get := func(auth string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodGet, hookPath, nil)
 		r.Header.Set("X-Okta-Verification-Challenge", "chal-42")
-		if auth != "" {
-			r.Header.Set("Authorization", auth)
-		}
-		rec := httptest.NewRecorder()
-		f.h.ServeHTTP(rec, r)
-		return rec
+		return f.serveAuth(r, auth)
 	}
 	if rec := get("okta-secret"); rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"verification":"chal-42"}` {
 		t.Fatalf("with the secret: %d %s", rec.Code, rec.Body)

@@ -69,6 +69,17 @@ func newFixture(t *testing.T, ep *registry.Endpoint) *fixture {
 	}}
 }
 
+// serveAuth answers r with f's handler, sending Authorization auth when
+// it is not empty.
+func (f *fixture) serveAuth(r *http.Request, auth string) *httptest.ResponseRecorder {
+	if auth != "" {
+		r.Header.Set("Authorization", auth)
+	}
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, r)
+	return rec
+}
+
 func githubEndpoint() *registry.Endpoint {
 	return &registry.Endpoint{
 		UID: endpointU, Key: endpointName, Generation: 1, Path: hookPath, Provider: "github",
