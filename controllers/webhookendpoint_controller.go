@@ -424,7 +424,14 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 		obj.Status.LastDeliveryTime = &t
 	}
 	if f := st.LastFailure; f != nil {
-		obj.Status.LastFailure = &hookv1.DeliveryFailure{Time: metav1.NewTime(f.Time.Truncate(time.Second)), Reason: f.Reason, Message: f.Message}
+		lf := &hookv1.DeliveryFailure{Time: metav1.NewTime(f.Time.Truncate(time.Second)), Reason: f.Reason, Message: f.Message,
+			DeliveryID: f.DeliveryID, Attempt: int32(f.Attempt)}
+		if f.NextAttempt != nil {
+			// Rounded up: "next attempt at" should not read as already past.
+			t := metav1.NewTime(f.NextAttempt.Add(time.Second - 1).Truncate(time.Second))
+			lf.NextAttemptTime = &t
+		}
+		obj.Status.LastFailure = lf
 	}
 	return nil
 }
@@ -497,9 +504,13 @@ func (r *Reconciler) emitTransitions(before, after *hookv1.WebhookEndpoint) {
 		if !warned || r.now().Sub(last) >= failingWarnEvery {
 			r.failingWarned[after.UID] = r.now()
 			f := after.Status.LastFailure
+			next := ""
+			if f.NextAttemptTime != nil {
+				next = fmt.Sprintf(" (attempt %d; next attempt at %s)", f.Attempt, f.NextAttemptTime.UTC().Format(time.RFC3339))
+			}
 			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, hookv1.ReasonDeliveryFailing, "Deliver",
-				"Deliveries to Service %s keep failing (%d retries so far); last failure %s: %s",
-				after.Spec.Target.Service.Name, after.Status.GetDeliveries().Retries, f.Reason, f.Message)
+				"Deliveries to Service %s keep failing (%d retries so far); last failure %s: %s%s",
+				after.Spec.Target.Service.Name, after.Status.GetDeliveries().Retries, f.Reason, f.Message, next)
 		}
 		r.failingMu.Unlock()
 	}

@@ -18,12 +18,22 @@ func (t ServiceTarget) GetPath() string {
 	return t.Path
 }
 
-// GetMaxAttempts returns how many attempts an event gets.
+// GetMaxAttempts returns how many attempts an event gets; 0: no bound
+// other than GetRetryFor.
 func (d DeliverySpec) GetMaxAttempts() int {
 	if d.MaxAttempts == nil {
-		return DefaultMaxAttempts
+		return 0
 	}
 	return int(*d.MaxAttempts)
+}
+
+// GetRetryFor returns how long an event is retried before it is
+// dead-lettered.
+func (d DeliverySpec) GetRetryFor() time.Duration {
+	if d.RetryFor == nil || d.RetryFor.Duration <= 0 {
+		return DefaultRetryFor
+	}
+	return d.RetryFor.Duration
 }
 
 // GetTimeout returns the per-attempt timeout.

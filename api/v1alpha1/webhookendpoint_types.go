@@ -36,9 +36,9 @@ func (p Provider) IsAsymmetric() bool {
 const (
 	DefaultSecretKey        = "secret"
 	DefaultMaxBodyBytes     = 1 << 20
-	DefaultMaxAttempts      = 8
+	DefaultRetryFor         = 24 * time.Hour
 	DefaultBackoffInitial   = time.Second
-	DefaultBackoffMax       = 5 * time.Minute
+	DefaultBackoffMax       = 30 * time.Minute
 	DefaultDeliveryTimeout  = 30 * time.Second
 	DefaultDedupeWindow     = 24 * time.Hour
 	DefaultReplayTolerance  = 5 * time.Minute
@@ -549,14 +549,28 @@ type ServiceTarget struct {
 	Path string `json:"path,omitempty"`
 }
 
-// DeliverySpec is the retry policy towards the target.
+// DeliverySpec is the retry policy towards the target. By default an event
+// is retried for 24 hours (spec.delivery.retryFor), with backoff from 1s
+// doubling up to 30m, before it is dead-lettered: long enough to ride out a
+// night's outage of the target, the way providers themselves retry for a
+// day or more. See docs/operations.md, "Delivery policy".
 type DeliverySpec struct {
-	// MaxAttempts is how many times an event is offered to the target before
-	// it is dead-lettered. Defaults to 8.
+	// MaxAttempts, when set, also bounds how many times an event is
+	// offered to the target before it is dead-lettered, whichever of it and
+	// retryFor comes first. Unset: only retryFor bounds the retries.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:validation:Maximum=1000
 	MaxAttempts *int32 `json:"maxAttempts,omitempty"`
+
+	// RetryFor is how long an event is retried, counted from when it was
+	// stored (or replayed): an attempt that fails after this is the last,
+	// and the event is dead-lettered. The last retry is scheduled at
+	// retryFor, so an event gets at least this long. Defaults to 24h; at
+	// most 168h (7 days).
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('168h')",message="delivery.retryFor must be between 1s and 168h"
+	RetryFor *metav1.Duration `json:"retryFor,omitempty"`
 
 	// Backoff between attempts.
 	// +optional
@@ -574,7 +588,9 @@ type BackoffSpec struct {
 	// +optional
 	Initial *metav1.Duration `json:"initial,omitempty"`
 
-	// Max is the longest delay between attempts. Defaults to 5m.
+	// Max is the longest delay between attempts. Defaults to 30m: a longer
+	// cap costs the target fewer attempts during an outage and delivers
+	// later after it ends.
 	// +optional
 	Max *metav1.Duration `json:"max,omitempty"`
 }
@@ -717,6 +733,16 @@ type DeliveryFailure struct {
 	// Message is a human-readable cause.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// DeliveryID is the provider's delivery id of the event, when it has one.
+	// +optional
+	DeliveryID string `json:"deliveryID,omitempty"`
+	// Attempt is which attempt at the event this was (1 for the first).
+	// +optional
+	Attempt int32 `json:"attempt,omitempty"`
+	// NextAttemptTime is when the event will be tried again; absent when
+	// this attempt was its last and it was dead-lettered.
+	// +optional
+	NextAttemptTime *metav1.Time `json:"nextAttemptTime,omitempty"`
 }
 
 // WebhookEndpoint receives a provider's webhooks, verifies them, stores them

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/hookgate/hookgate/ingress/registry"
 )
 
 func TestBackoff(t *testing.T) {
@@ -65,6 +67,37 @@ func TestParseRetryAfter(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := ParseRetryAfter(tc.value, now); got != tc.want {
 				t.Fatalf("ParseRetryAfter(%q) = %s, want %s", tc.value, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRetryAfterFailure(t *testing.T) {
+	ep := &registry.Endpoint{RetryFor: time.Hour, BackoffInitial: time.Second, BackoffMax: 10 * time.Minute}
+	half := func() float64 { return 0.5 }
+	cases := []struct {
+		name       string
+		maxAtt     int
+		attempt    int
+		age, after time.Duration
+		delay      time.Duration
+		last       bool
+	}{
+		{name: "first failure backs off", attempt: 1, age: time.Second, delay: 750 * time.Millisecond},
+		{name: "backoff is capped", attempt: 30, age: time.Minute, delay: 7*time.Minute + 30*time.Second},
+		{name: "the target's Retry-After wins", attempt: 1, age: time.Second, after: 2 * time.Minute, delay: 2 * time.Minute},
+		{name: "the final retry lands at the end of the span", attempt: 30, age: 58 * time.Minute, delay: 2 * time.Minute},
+		{name: "past the span the attempt was the last", attempt: 30, age: time.Hour, last: true},
+		{name: "maxAttempts ends it sooner", maxAtt: 3, attempt: 3, age: time.Minute, last: true},
+		{name: "below maxAttempts it goes on", maxAtt: 3, attempt: 2, age: time.Minute, delay: 1500 * time.Millisecond},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := *ep
+			e.MaxAttempts = tc.maxAtt
+			delay, last := retryAfterFailure(&e, tc.attempt, tc.age, tc.after, half)
+			if delay != tc.delay || last != tc.last {
+				t.Errorf("retryAfterFailure = (%s, %t), want (%s, %t)", delay, last, tc.delay, tc.last)
 			}
 		})
 	}

@@ -110,8 +110,15 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 	if aerr.cause != nil && d.Log.V(1).Enabled() {
 		log().V(1).Info("Attempt failed", "reason", aerr.reason, "error", aerr.cause.Error())
 	}
-	_ = d.Queue.RecordFailure(ctx, ep.UID, queue.Failure{Time: time.Now(), Reason: aerr.reason, Message: aerr.msg})
-	if attempt >= ep.MaxAttempts {
+	now := time.Now()
+	failure := queue.Failure{Time: now, Reason: aerr.reason, Message: aerr.msg, DeliveryID: delivery, Attempt: attempt}
+	delay, last := retryAfterFailure(ep, attempt, now.Sub(md.Timestamp), aerr.retryAfter, rand.Float64)
+	if !last {
+		next := now.Add(delay)
+		failure.NextAttempt = &next
+	}
+	_ = d.Queue.RecordFailure(ctx, ep.UID, failure)
+	if last {
 		if err := d.Queue.DeadLetter(ctx, ep.UID, msg.Data(), msg.Headers(), attempt, aerr.Error()); err != nil {
 			// Not stored as a dead letter: keep it in the events stream.
 			log().Error(err, "Dead-lettering failed; will retry")
@@ -138,10 +145,6 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 		// Unrecorded, this attempt would be repeated rather than skipped:
 		// at worst one attempt more than maxAttempts, never one fewer.
 		log().Error(err, "Recording the failed attempt failed")
-	}
-	delay := Backoff(attempt, ep.BackoffInitial, ep.BackoffMax, rand.Float64)
-	if aerr.retryAfter > 0 {
-		delay = min(aerr.retryAfter, maxRetryAfter)
 	}
 	if err := msg.NakWithDelay(delay); err != nil {
 		log().Error(err, "Scheduling retry failed; JetStream will redeliver after AckWait")
@@ -187,6 +190,29 @@ func (d *Dispatcher) count(ep *registry.Endpoint, counter, outcome string) {
 	if d.Metrics != nil {
 		d.Metrics.Attempts.WithLabelValues(ep.Name(), outcome).Inc()
 	}
+}
+
+// retryAfterFailure decides what follows a failed attempt (1-based) at an
+// event stored age ago: the delay before the next one, or last when this
+// attempt was the event's last (its attempts or its retry span are used
+// up). retryAfter is what the target asked for (0: nothing). The final
+// retry is scheduled at the end of the span rather than past it, so an
+// event is retried for RetryFor and no longer.
+func retryAfterFailure(ep *registry.Endpoint, attempt int, age, retryAfter time.Duration, rnd func() float64) (delay time.Duration, last bool) {
+	if ep.MaxAttempts > 0 && attempt >= ep.MaxAttempts {
+		return 0, true
+	}
+	if ep.RetryFor > 0 && age >= ep.RetryFor {
+		return 0, true
+	}
+	delay = Backoff(attempt, ep.BackoffInitial, ep.BackoffMax, rnd)
+	if retryAfter > 0 {
+		delay = min(retryAfter, maxRetryAfter)
+	}
+	if ep.RetryFor > 0 {
+		delay = min(delay, max(ep.RetryFor-age, time.Second))
+	}
+	return delay, false
 }
 
 // Backoff is the delay after the given failed attempt (1-based): full

@@ -241,6 +241,15 @@ func countersReach(t *testing.T, q *queue.Queue, uid string, want queue.Counters
 	})
 }
 
+func readCounters(t *testing.T, q *queue.Queue, uid string) queue.Counters {
+	t.Helper()
+	c, err := q.ReadCounters(context.Background(), uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func readState(t *testing.T, q *queue.Queue, uid string) queue.DeliveryState {
 	t.Helper()
 	st, err := q.ReadState(context.Background(), uid)
@@ -280,7 +289,10 @@ type dispatchCase struct {
 	// wantCounters is the state the endpoint settles in.
 	wantCounters queue.Counters
 	wantAttempts []string
-	check        func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, calls []call)
+	// deadLetters, instead of wantCounters and wantAttempts, waits for the
+	// event to be dead-lettered after a number of attempts check verifies.
+	deadLetters bool
+	check       func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, calls []call)
 }
 
 func TestDispatcher(t *testing.T) {
@@ -395,6 +407,9 @@ func TestDispatcher(t *testing.T) {
 			if string(m.Data) != string(ev.Body) {
 				t.Errorf("dead letter body = %q, want the original %q", m.Data, ev.Body)
 			}
+			if f := readState(t, q, ep.UID).LastFailure; f == nil || f.Attempt != 3 || f.NextAttempt != nil {
+				t.Errorf("last failure = %+v, want attempt 3 with no next attempt", f)
+			}
 			if got := m.Header.Get(queue.HeaderAttempts); got != "3" {
 				t.Errorf("%s = %q, want 3", queue.HeaderAttempts, got)
 			}
@@ -421,6 +436,35 @@ func TestDispatcher(t *testing.T) {
 			}
 			if st.LastDelivery != nil {
 				t.Errorf("a delivery was recorded at %s though none succeeded", st.LastDelivery)
+			}
+		},
+	}, {
+		name: "with no attempt limit, an event is retried for RetryFor and then dead-lettered",
+		endpoint: func(ep *registry.Endpoint) {
+			ep.MaxAttempts, ep.RetryFor = 0, 600*time.Millisecond
+			ep.BackoffInitial, ep.BackoffMax = 100*time.Millisecond, 200*time.Millisecond
+		},
+		respond: func(_ int, w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		},
+		deadLetters: true,
+		check: func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, calls []call) {
+			// Backoff ceilings 100, 200, 200ms...: at least 50, 100, 100ms
+			// apart, so three to seven attempts fit in the span, and the
+			// last one comes no earlier than its end.
+			if len(calls) < 3 || len(calls) > 8 {
+				t.Errorf("%d attempts in a 600ms span with 50-200ms backoff", len(calls))
+			}
+			if span := calls[len(calls)-1].at.Sub(calls[0].at); span < 550*time.Millisecond {
+				t.Errorf("last attempt came %s after the first, before the 600ms retry span ended", span)
+			}
+			c := readCounters(t, q, ep.UID)
+			if c.DeadLettered != 1 || c.Retries != int64(len(calls)-1) || c.Delivered != 0 {
+				t.Errorf("counters %+v after %d attempts, want 1 dead-lettered and %d retries", c, len(calls), len(calls)-1)
+			}
+			st := readState(t, q, ep.UID)
+			if f := st.LastFailure; f == nil || f.NextAttempt != nil || f.Attempt != len(calls) || f.DeliveryID != ev.DeliveryID {
+				t.Errorf("last failure = %+v, want attempt %d of delivery %q with no next attempt", f, len(calls), ev.DeliveryID)
 			}
 		},
 	}, {
@@ -466,9 +510,18 @@ func TestDispatcher(t *testing.T) {
 			enqueue(t, q, ev)
 			startDispatcher(t, q, reg, tg)
 
-			countersReach(t, q, ep.UID, tc.wantCounters)
+			if tc.deadLetters {
+				eventually(t, 15*time.Second, func() error {
+					if c := readCounters(t, q, ep.UID); c.DeadLettered != 1 || c.Pending != 0 {
+						return fmt.Errorf("counters = %+v, want the event dead-lettered", c)
+					}
+					return nil
+				})
+			} else {
+				countersReach(t, q, ep.UID, tc.wantCounters)
+			}
 			calls := tg.received()
-			if got := attemptsOf(calls); !slices.Equal(got, tc.wantAttempts) {
+			if got := attemptsOf(calls); !tc.deadLetters && !slices.Equal(got, tc.wantAttempts) {
 				t.Fatalf("target saw attempts %q, want %q", got, tc.wantAttempts)
 			}
 			if tc.check != nil {

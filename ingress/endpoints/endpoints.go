@@ -230,6 +230,7 @@ func CompileWith(ep *hookv1.WebhookEndpoint, ref *hookv1.ProviderInfo) (*registr
 		HandshakeMethod: handshakeMethod(info),
 		MaxQueuedBytes:  s.Limits.GetMaxQueuedBytes(),
 		MaxAttempts:     s.Delivery.GetMaxAttempts(),
+		RetryFor:        s.Delivery.GetRetryFor(),
 		BackoffInitial:  s.Delivery.Backoff.GetInitial(),
 		BackoffMax:      s.Delivery.Backoff.GetMax(),
 		Timeout:         s.Delivery.GetTimeout(),

@@ -79,7 +79,7 @@ func TestCompileCarriesTheDeliveryPolicyAndLimits(t *testing.T) {
 	if e.Limiter == nil || e.Limiter.Burst() != 5 || e.MaxBodyBytes != 4096 || e.Timeout != 3*time.Second {
 		t.Fatalf("limits not carried: %+v", e)
 	}
-	if e.MaxAttempts != hookv1.DefaultMaxAttempts || e.DedupeWindow != hookv1.DefaultDedupeWindow || e.Target.Path != "/" {
+	if e.MaxAttempts != 0 || e.RetryFor != hookv1.DefaultRetryFor || e.BackoffMax != hookv1.DefaultBackoffMax || e.DedupeWindow != hookv1.DefaultDedupeWindow || e.Target.Path != "/" {
 		t.Fatalf("defaults not applied: %+v", e)
 	}
 }

@@ -57,8 +57,11 @@ type Endpoint struct {
 	// MaxQueuedEvents and MaxQueuedBytes are the endpoint's storage quota.
 	MaxQueuedEvents, MaxQueuedBytes int64
 
-	Target         Target
+	Target Target
+	// MaxAttempts bounds the attempts at an event (0: only RetryFor does);
+	// RetryFor is how long after it was stored an event is retried.
 	MaxAttempts    int
+	RetryFor       time.Duration
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
 	Timeout        time.Duration

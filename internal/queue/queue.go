@@ -575,9 +575,14 @@ type DeliveryState struct {
 
 // Failure is one failed delivery attempt.
 type Failure struct {
-	Time    time.Time `json:"time"`
-	Reason  string    `json:"reason"`
-	Message string    `json:"message,omitempty"`
+	Time       time.Time `json:"time"`
+	Reason     string    `json:"reason"`
+	Message    string    `json:"message,omitempty"`
+	DeliveryID string    `json:"deliveryID,omitempty"`
+	Attempt    int       `json:"attempt,omitempty"`
+	// NextAttempt is when the event is tried again; nil once it was
+	// dead-lettered.
+	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
 }
 
 // RecordDelivery stores the time of the last successful delivery.
