@@ -19,6 +19,8 @@ import (
 //   - the receiver's verifier registry (ingress/verify builds a verifier
 //     per Scheme from the entry) and `hookgate send`, which signs for every
 //     entry (TestEveryProviderRoundTrips in ingress/verify),
+//   - the event type of a delivery, its CloudEvents ce-type
+//     (ProviderInfo.EventTypeOf),
 //   - the summary table of docs/providers.md
 //     (TestProvidersDocSummaryMatchesTheTable; -update rewrites it).
 //
@@ -153,6 +155,8 @@ type ProviderInfo struct {
 	Key KeyInfo
 	// Handshake is the verification exchange the receiver answers.
 	Handshake HandshakeInfo
+	// EventType says where the provider names the type of its events.
+	EventType EventTypeInfo
 	// HMAC is the recipe of a SchemeHMAC entry.
 	HMAC *HMACRecipe
 	// Token is the recipe of a SchemeToken entry.
@@ -240,6 +244,34 @@ type KeyInfo struct {
 	// instead of a Secret (Standard Webhooks v1a). Not table-driven, so
 	// not part of a WebhookProvider.
 	PublicKeysOptional bool `json:"-"`
+}
+
+// EventTypeInfo says where a provider names the type of an event: the
+// ce-type of the CloudEvent a delivery becomes and what event-type filters
+// match. The header is read first; without it, the body: the JSON field, or
+// the form field of an application/x-www-form-urlencoded body. Where a
+// provider names no type (all empty), or a request lacks it, the type is the
+// provider's name (ProviderInfo.EventTypeOf; EventTypeInfo.Of returns "").
+type EventTypeInfo struct {
+	// Header names the event type, e.g. X-GitHub-Event.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	Header string `json:"header,omitempty"`
+	// JSONField is a JSON path (dots between object keys) of the string in
+	// the body that names the event type, e.g. "type" or "event.type"; read
+	// when the header is unset or absent from the request.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[^.]+(\.[^.]+)*$`
+	JSONField string `json:"jsonField,omitempty"`
+	// FormField is the field of an application/x-www-form-urlencoded body
+	// that names the event type, e.g. "type"; read when neither the header
+	// nor the JSON field gives one.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.\[\]-]+$`
+	FormField string `json:"formField,omitempty"`
 }
 
 // HandshakeInfo is the verification exchange a provider sends.
@@ -399,6 +431,7 @@ var builtinProviders = []ProviderInfo{
 		Signature:  SignatureInfo{Headers: []string{"X-Hub-Signature-256"}, Signed: "the body", Algorithm: "HMAC-SHA256", Encoding: "sha256=<hex>"},
 		DeliveryID: DeliveryIDInfo{Source: "headers X-GitHub-Hook-ID:X-GitHub-Delivery"},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatHex, ReceiverChooses: true},
+		EventType:  EventTypeInfo{Header: "X-GitHub-Event"},
 	},
 	{
 		Name: "gitlab", DisplayName: "GitLab", Scheme: "gitlab",
@@ -407,6 +440,7 @@ var builtinProviders = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "header webhook-timestamp (signing token only)", DefaultWindow: fiveMinutes},
 		DeliveryID: DeliveryIDInfo{Source: "header webhook-id (signed) or Idempotency-Key"},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatHex, ReceiverChooses: true},
+		EventType:  EventTypeInfo{Header: "X-Gitlab-Event"},
 	},
 	{
 		Name: "bitbucket", DisplayName: "Bitbucket", Scheme: "bitbucket",
@@ -414,6 +448,7 @@ var builtinProviders = []ProviderInfo{
 		Signature:  SignatureInfo{Headers: []string{"X-Hub-Signature"}, Signed: "the body", Algorithm: "HMAC-SHA256", Encoding: "sha256=<hex>"},
 		DeliveryID: DeliveryIDInfo{Source: "headers X-Hook-UUID:X-Request-UUID"},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType:  EventTypeInfo{Header: "X-Event-Key"},
 		HMAC:       &HMACRecipe{Header: "X-Hub-Signature", Prefix: "sha256=", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
@@ -423,6 +458,7 @@ var builtinProviders = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "Stripe-Signature t=", DefaultWindow: fiveMinutes},
 		DeliveryID: DeliveryIDInfo{Source: "body id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType:  EventTypeInfo{JSONField: "type"},
 	},
 	{
 		Name: "shopify", DisplayName: "Shopify", Scheme: "shopify",
@@ -430,6 +466,7 @@ var builtinProviders = []ProviderInfo{
 		Signature:  SignatureInfo{Headers: []string{"X-Shopify-Hmac-Sha256"}, Signed: "the body", Algorithm: "HMAC-SHA256", Encoding: "base64"},
 		DeliveryID: DeliveryIDInfo{Source: "headers X-Shopify-Topic:X-Shopify-Event-Id"},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType:  EventTypeInfo{Header: "X-Shopify-Topic"},
 	},
 	{
 		Name: "slack", DisplayName: "Slack", Scheme: "slack",
@@ -439,6 +476,10 @@ var builtinProviders = []ProviderInfo{
 		DeliveryID: DeliveryIDInfo{Source: "body event_id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
 		Handshake:  HandshakeInfo{Kind: HandshakeSlackURL},
+		// Events API: the outer type is event_callback, the event's own is
+		// event.type. Interactivity and slash commands are form posts that name
+		// none.
+		EventType: EventTypeInfo{JSONField: "event.type"},
 	},
 	{
 		Name: "twilio", DisplayName: "Twilio", Scheme: "twilio",
@@ -446,6 +487,9 @@ var builtinProviders = []ProviderInfo{
 		Signature:  SignatureInfo{Headers: []string{"X-Twilio-Signature"}, Signed: "URL + sorted form params (or URL with bodySHA256)", Algorithm: "HMAC-SHA1", Encoding: "base64", URL: true},
 		DeliveryID: DeliveryIDInfo{Source: "header I-Twilio-Idempotency-Token"},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		// Conversations and TaskRouter callbacks post EventType; Messaging and
+		// Voice callbacks name none.
+		EventType: EventTypeInfo{FormField: "EventType"},
 	},
 	{
 		Name: ProviderStandardWebhooks, DisplayName: "Standard Webhooks", Scheme: SchemeStandardWebhooks,
@@ -454,6 +498,8 @@ var builtinProviders = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "header webhook-timestamp", DefaultWindow: fiveMinutes},
 		DeliveryID: DeliveryIDInfo{Source: "header webhook-id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatWhsec, ReceiverChooses: true, PublicKeysOptional: true},
+		// The spec's payload structure: type, timestamp, data.
+		EventType: EventTypeInfo{JSONField: "type"},
 	},
 	{
 		Name: "svix", DisplayName: "Svix", Scheme: SchemeStandardWebhooks,
@@ -462,6 +508,9 @@ var builtinProviders = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "header svix-timestamp", DefaultWindow: fiveMinutes},
 		DeliveryID: DeliveryIDInfo{Source: "header svix-id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatWhsec, PublicKeysOptional: true},
+		// Svix sends the event type in no header; its senders' payloads carry it
+		// as type (the Standard Webhooks structure).
+		EventType: EventTypeInfo{JSONField: "type"},
 	},
 	{
 		Name: "linear", DisplayName: "Linear", Scheme: "linear",
@@ -470,6 +519,7 @@ var builtinProviders = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "body webhookTimestamp (ms)", DefaultWindow: time.Minute},
 		DeliveryID: DeliveryIDInfo{Source: "header Linear-Delivery"},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType:  EventTypeInfo{Header: "Linear-Event", JSONField: "type"},
 	},
 	{
 		Name: "square", DisplayName: "Square", Scheme: "square",
@@ -477,6 +527,7 @@ var builtinProviders = []ProviderInfo{
 		Signature:  SignatureInfo{Headers: []string{"X-Square-Hmacsha256-Signature"}, Signed: "notification URL + body", Algorithm: "HMAC-SHA256", Encoding: "base64", URL: true},
 		DeliveryID: DeliveryIDInfo{Source: "body event_id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType:  EventTypeInfo{JSONField: "type"},
 	},
 	{
 		Name: "paddle", DisplayName: "Paddle Billing", Scheme: "paddle",
@@ -485,6 +536,7 @@ var builtinProviders = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "Paddle-Signature ts=", DefaultWindow: 5 * time.Second},
 		DeliveryID: DeliveryIDInfo{Source: "body event_id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType:  EventTypeInfo{JSONField: "event_type"},
 	},
 	{
 		Name: ProviderDiscord, DisplayName: "Discord", Scheme: "discord",
@@ -494,6 +546,9 @@ var builtinProviders = []ProviderInfo{
 		DeliveryID: DeliveryIDInfo{Source: "body id", Signed: true},
 		Key:        KeyInfo{Kind: KeyPublicKey, Format: KeyFormatHexEd25519},
 		Handshake:  HandshakeInfo{Kind: HandshakeDiscordPing},
+		// Webhook events name it in event.type (the outer type is 0 PING or 1
+		// EVENT); interactions carry only a number.
+		EventType: EventTypeInfo{JSONField: "event.type"},
 	},
 	{
 		Name: ProviderSendGrid, DisplayName: "SendGrid", Scheme: "sendgrid",
@@ -501,6 +556,8 @@ var builtinProviders = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"X-Twilio-Email-Event-Webhook-Signature"}, Signed: "timestamp + body", Algorithm: "ECDSA P-256 SHA-256", Encoding: "base64 DER"},
 		Timestamp: TimestampInfo{Source: "header X-Twilio-Email-Event-Webhook-Timestamp", DefaultWindow: fiveMinutes},
 		Key:       KeyInfo{Kind: KeyPublicKey, Format: KeyFormatBase64DER},
+		// No event type: each request is a batch of events, each with its own
+		// event.
 	},
 	{
 		Name: "mailgun", DisplayName: "Mailgun", Scheme: "mailgun",
@@ -509,6 +566,9 @@ var builtinProviders = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "body signature.timestamp", DefaultWindow: 8 * time.Hour},
 		DeliveryID: DeliveryIDInfo{Source: "body signature.token (single-use)", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		// JSON webhooks name it in event-data.event; legacy URL-encoded webhooks
+		// in the event field.
+		EventType: EventTypeInfo{JSONField: "event-data.event", FormField: "event"},
 	},
 	{
 		Name: "zoom", DisplayName: "Zoom", Scheme: "zoom",
@@ -518,6 +578,7 @@ var builtinProviders = []ProviderInfo{
 		DeliveryID: DeliveryIDInfo{Source: "sha256 of the body", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
 		Handshake:  HandshakeInfo{Kind: HandshakeZoomURL},
+		EventType:  EventTypeInfo{JSONField: "event"},
 	},
 	{
 		Name: "intercom", DisplayName: "Intercom", Scheme: "intercom",
@@ -525,6 +586,7 @@ var builtinProviders = []ProviderInfo{
 		Signature:  SignatureInfo{Headers: []string{"X-Hub-Signature"}, Signed: "the body", Algorithm: "HMAC-SHA1", Encoding: "sha1=<hex>"},
 		DeliveryID: DeliveryIDInfo{Source: "body id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType:  EventTypeInfo{JSONField: "topic"},
 		HMAC:       &HMACRecipe{Header: "X-Hub-Signature", Prefix: "sha1=", Algorithm: "sha1", Encoding: "hex", IDField: "id"},
 	},
 	{
@@ -535,6 +597,9 @@ var builtinProviders = []ProviderInfo{
 		DeliveryID: DeliveryIDInfo{Source: "header Twitch-Eventsub-Message-Id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
 		Handshake:  HandshakeInfo{Kind: HandshakeTwitchCallback},
+		// Twitch-Eventsub-Message-Type says notification or revocation; the
+		// subscription type is the event's.
+		EventType: EventTypeInfo{Header: "Twitch-Eventsub-Subscription-Type"},
 	},
 	{
 		Name: ProviderGenericHMAC, DisplayName: "Generic HMAC", Scheme: SchemeGenericHMAC,
@@ -565,7 +630,9 @@ var builtinProviders = []ProviderInfo{
 		DeliveryID: DeliveryIDInfo{Source: "body eventId"},
 		Key:        KeyInfo{Kind: KeyToken, Format: KeyFormatHex, ReceiverChooses: true},
 		Handshake:  HandshakeInfo{Kind: HandshakeOktaChallenge, Method: "GET"},
-		Token:      &TokenRecipe{Header: "Authorization", IDField: "eventId"},
+		// No event type: eventType is always com.okta.event_hook; the hook carries
+		// a batch in data.events.
+		Token: &TokenRecipe{Header: "Authorization", IDField: "eventId"},
 	},
 	{
 		Name: "mailchimp", DisplayName: "Mailchimp Marketing", Scheme: SchemeToken,
@@ -573,6 +640,7 @@ var builtinProviders = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"query secret", "Authorization"}, Signed: "nothing (Mailchimp does not sign)", Algorithm: "none", Encoding: "?secret=<token> or Basic user:password"},
 		Key:       KeyInfo{Kind: KeyToken, Format: KeyFormatHex, ReceiverChooses: true},
 		Handshake: HandshakeInfo{Kind: HandshakeMailchimpValidator, Method: "GET"},
+		EventType: EventTypeInfo{FormField: "type"},
 		Token:     &TokenRecipe{Query: "secret", AllowBasic: true},
 	},
 	{
@@ -580,6 +648,7 @@ var builtinProviders = []ProviderInfo{
 		Docs:      "https://mailchimp.com/developer/transactional/guides/track-respond-activity-webhooks/#authenticating-webhook-requests",
 		Signature: SignatureInfo{Headers: []string{"X-Mandrill-Signature"}, Signed: "webhook URL + each POST key and value, sorted by key", Algorithm: "HMAC-SHA1", Encoding: "base64", URL: true},
 		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		// No event type: the form field mandrill_events is a JSON batch of events.
 	},
 	{
 		Name: "dialogflow", DisplayName: "Dialogflow fulfillment", Scheme: SchemeToken,
@@ -593,6 +662,8 @@ var builtinProviders = []ProviderInfo{
 		Docs:      "https://developer.paypal.com/braintree/docs/guides/webhooks/parse",
 		Signature: SignatureInfo{Headers: []string{"form field bt_signature"}, Signed: "form field bt_payload", Algorithm: "HMAC-SHA1 keyed with SHA-1(private key)", Encoding: "public_key|<hex>, pairs joined by &"},
 		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatIDSecret},
+		// No event type outside the signed payload: kind is inside bt_payload
+		// (base64 XML).
 	},
 	{
 		Name: "travis", DisplayName: "Travis CI", Scheme: SchemeTravis,
@@ -600,6 +671,8 @@ var builtinProviders = []ProviderInfo{
 		Signature:  SignatureInfo{Headers: []string{"Signature"}, Signed: "form field payload", Algorithm: "RSA PKCS#1 v1.5 SHA-1", Encoding: "base64"},
 		DeliveryID: DeliveryIDInfo{Source: "payload id", Signed: true},
 		Key:        KeyInfo{Kind: KeyPublicKey, Format: KeyFormatPEM},
+		// No event type: every request is a build notification (payload type is
+		// what triggered the build).
 	},
 	{
 		Name: "circleci", DisplayName: "CircleCI", Scheme: SchemeHMAC,
@@ -607,6 +680,7 @@ var builtinProviders = []ProviderInfo{
 		Signature:  SignatureInfo{Headers: []string{"circleci-signature"}, Signed: "the body", Algorithm: "HMAC-SHA256", Encoding: "v1=<hex>, comma-separated"},
 		DeliveryID: DeliveryIDInfo{Source: "body id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatHex, ReceiverChooses: true},
+		EventType:  EventTypeInfo{Header: "Circleci-Event-Type", JSONField: "type"},
 		HMAC:       &HMACRecipe{Header: "circleci-signature", Prefix: "v1=", ListSeparator: ",", Algorithm: "sha256", Encoding: "hex", IDField: "id"},
 	},
 	{
@@ -615,7 +689,9 @@ var builtinProviders = []ProviderInfo{
 		Signature: metaSignature,
 		Key:       metaKey,
 		Handshake: metaHandshake,
-		HMAC:      metaRecipe,
+		// No event type: each request batches entries whose changes name their own
+		// field.
+		HMAC: metaRecipe,
 	},
 	{
 		Name: "coinbase", DisplayName: "Coinbase Commerce", Scheme: SchemeHMAC,
@@ -623,6 +699,7 @@ var builtinProviders = []ProviderInfo{
 		Signature:  SignatureInfo{Headers: []string{"X-CC-Webhook-Signature"}, Signed: "the body", Algorithm: "HMAC-SHA256", Encoding: "hex"},
 		DeliveryID: DeliveryIDInfo{Source: "body event.id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType:  EventTypeInfo{JSONField: "event.type"},
 		HMAC:       &HMACRecipe{Header: "X-CC-Webhook-Signature", Algorithm: "sha256", Encoding: "hex", IDField: "event.id"},
 	},
 	{
@@ -630,6 +707,8 @@ var builtinProviders = []ProviderInfo{
 		Docs:      "https://developers.docusign.com/platform/webhooks/connect/validate",
 		Signature: SignatureInfo{Headers: []string{"X-DocuSign-Signature-1"}, Signed: "the body", Algorithm: "HMAC-SHA256", Encoding: "base64"},
 		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		// Connect's JSON SIM format; the legacy aggregate formats name none.
+		EventType: EventTypeInfo{JSONField: "event"},
 		HMAC:      &HMACRecipe{Header: "X-DocuSign-Signature-1", Algorithm: "sha256", Encoding: "base64"},
 	},
 	{
@@ -638,6 +717,7 @@ var builtinProviders = []ProviderInfo{
 		Signature:  SignatureInfo{Headers: []string{"Typeform-Signature"}, Signed: "the body", Algorithm: "HMAC-SHA256", Encoding: "sha256=<base64>"},
 		DeliveryID: DeliveryIDInfo{Source: "body event_id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatHex, ReceiverChooses: true},
+		EventType:  EventTypeInfo{JSONField: "event_type"},
 		HMAC:       &HMACRecipe{Header: "Typeform-Signature", Prefix: "sha256=", Algorithm: "sha256", Encoding: "base64", IDField: "event_id"},
 	},
 	{
@@ -645,7 +725,9 @@ var builtinProviders = []ProviderInfo{
 		Docs:      "https://developer.xero.com/documentation/guides/webhooks/configuring-your-server/",
 		Signature: SignatureInfo{Headers: []string{"x-xero-signature"}, Signed: "the body", Algorithm: "HMAC-SHA256", Encoding: "base64"},
 		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
-		HMAC:      &HMACRecipe{Header: "x-xero-signature", Algorithm: "sha256", Encoding: "base64"},
+		// No event type: each request is a batch of events, each with its own
+		// eventType.
+		HMAC: &HMACRecipe{Header: "x-xero-signature", Algorithm: "sha256", Encoding: "base64"},
 	},
 	{
 		Name: "facebook", DisplayName: "Facebook (Meta Graph API)", Scheme: SchemeHMAC,
@@ -653,7 +735,8 @@ var builtinProviders = []ProviderInfo{
 		Signature: metaSignature,
 		Key:       metaKey,
 		Handshake: metaHandshake,
-		HMAC:      metaRecipe,
+		// No event type: as meta.
+		HMAC: metaRecipe,
 	},
 	{
 		Name: "instagram", DisplayName: "Instagram (Meta)", Scheme: SchemeHMAC,
@@ -661,7 +744,8 @@ var builtinProviders = []ProviderInfo{
 		Signature: metaSignature,
 		Key:       metaKey,
 		Handshake: metaHandshake,
-		HMAC:      metaRecipe,
+		// No event type: as meta.
+		HMAC: metaRecipe,
 	},
 	{
 		Name: "whatsapp", DisplayName: "WhatsApp Business Platform (Meta)", Scheme: SchemeHMAC,
@@ -669,7 +753,8 @@ var builtinProviders = []ProviderInfo{
 		Signature: metaSignature,
 		Key:       metaKey,
 		Handshake: metaHandshake,
-		HMAC:      metaRecipe,
+		// No event type: as meta.
+		HMAC: metaRecipe,
 	},
 	{
 		Name: "x", DisplayName: "X (Twitter) Account Activity", Scheme: SchemeHMAC,
@@ -677,7 +762,9 @@ var builtinProviders = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"x-twitter-webhooks-signature"}, Signed: "the body", Algorithm: "HMAC-SHA256", Encoding: "sha256=<base64>"},
 		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
 		Handshake: HandshakeInfo{Kind: HandshakeXCRC, Method: "GET"},
-		HMAC:      &HMACRecipe{Header: "x-twitter-webhooks-signature", Prefix: "sha256=", Algorithm: "sha256", Encoding: "base64"},
+		// No event type: the kind is the payload's top-level key
+		// (tweet_create_events, ...).
+		HMAC: &HMACRecipe{Header: "x-twitter-webhooks-signature", Prefix: "sha256=", Algorithm: "sha256", Encoding: "base64"},
 	},
 	{
 		Name: "hubspot", DisplayName: "HubSpot (signature v3)", Scheme: SchemeHMAC,
@@ -685,6 +772,8 @@ var builtinProviders = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"X-HubSpot-Signature-v3"}, Signed: "method + URI + body + timestamp", Algorithm: "HMAC-SHA256", Encoding: "base64"},
 		Timestamp: TimestampInfo{Source: "header X-HubSpot-Request-Timestamp (ms)", DefaultWindow: fiveMinutes},
 		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		// No event type: each request is a batch of events, each with its own
+		// subscriptionType.
 		HMAC: &HMACRecipe{
 			Header: "X-HubSpot-Signature-v3", Algorithm: "sha256", Encoding: "base64",
 			SignedContent: "{method}{url}{body}{timestamp}", TimestampHeader: "X-HubSpot-Request-Timestamp", TimestampFormat: "unix-ms",
@@ -696,6 +785,9 @@ var builtinProviders = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"X-Zendesk-Webhook-Signature"}, Signed: "timestamp + body", Algorithm: "HMAC-SHA256", Encoding: "base64"},
 		Timestamp: TimestampInfo{Source: "header X-Zendesk-Webhook-Signature-Timestamp (RFC 3339)", DefaultWindow: fiveMinutes},
 		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		// Event subscriptions (zen:event-type:...); trigger webhooks send the body
+		// the trigger defines.
+		EventType: EventTypeInfo{JSONField: "type"},
 		HMAC: &HMACRecipe{
 			Header: "X-Zendesk-Webhook-Signature", Algorithm: "sha256", Encoding: "base64",
 			SignedContent: "{timestamp}{body}", TimestampHeader: "X-Zendesk-Webhook-Signature-Timestamp", TimestampFormat: "rfc3339",
@@ -707,6 +799,7 @@ var builtinProviders = []ProviderInfo{
 		Signature:  SignatureInfo{Headers: []string{"X-PagerDuty-Signature"}, Signed: "the body", Algorithm: "HMAC-SHA256", Encoding: "v1=<hex>, comma-separated"},
 		DeliveryID: DeliveryIDInfo{Source: "body event.id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType:  EventTypeInfo{JSONField: "event.event_type"},
 		HMAC:       &HMACRecipe{Header: "X-PagerDuty-Signature", Prefix: "v1=", ListSeparator: ",", Algorithm: "sha256", Encoding: "hex", IDField: "event.id"},
 	},
 	{
@@ -715,7 +808,10 @@ var builtinProviders = []ProviderInfo{
 		Signature:  SignatureInfo{Headers: []string{"Sentry-Hook-Signature"}, Signed: "the body", Algorithm: "HMAC-SHA256", Encoding: "hex"},
 		DeliveryID: DeliveryIDInfo{Source: "header Request-ID"},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
-		HMAC:       &HMACRecipe{Header: "Sentry-Hook-Signature", Algorithm: "sha256", Encoding: "hex", IDHeader: "Request-ID"},
+		// The resource (issue, event_alert, installation, ...); the body's action
+		// says what happened to it.
+		EventType: EventTypeInfo{Header: "Sentry-Hook-Resource"},
+		HMAC:      &HMACRecipe{Header: "Sentry-Hook-Signature", Algorithm: "sha256", Encoding: "hex", IDHeader: "Request-ID"},
 	},
 	{
 		Name: "vercel", DisplayName: "Vercel", Scheme: SchemeHMAC,
@@ -723,6 +819,7 @@ var builtinProviders = []ProviderInfo{
 		Signature:  SignatureInfo{Headers: []string{"x-vercel-signature"}, Signed: "the body", Algorithm: "HMAC-SHA1", Encoding: "hex"},
 		DeliveryID: DeliveryIDInfo{Source: "body id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType:  EventTypeInfo{JSONField: "type"},
 		HMAC:       &HMACRecipe{Header: "x-vercel-signature", Algorithm: "sha1", Encoding: "hex", IDField: "id"},
 	},
 	{
@@ -731,6 +828,7 @@ var builtinProviders = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"Calendly-Webhook-Signature"}, Signed: "t.body", Algorithm: "HMAC-SHA256", Encoding: "t=<unix>,v1=<hex>"},
 		Timestamp: TimestampInfo{Source: "Calendly-Webhook-Signature t=", DefaultWindow: 3 * time.Minute},
 		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType: EventTypeInfo{JSONField: "event"},
 		HMAC: &HMACRecipe{
 			Header: "Calendly-Webhook-Signature", Prefix: "v1=", ListSeparator: ",", Algorithm: "sha256", Encoding: "hex",
 			SignedContent: "{timestamp}.{body}", TimestampParam: "t",
@@ -743,6 +841,7 @@ var builtinProviders = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "WorkOS-Signature t= (ms)", DefaultWindow: 3 * time.Minute},
 		DeliveryID: DeliveryIDInfo{Source: "body id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType:  EventTypeInfo{JSONField: "event"},
 		HMAC: &HMACRecipe{
 			Header: "WorkOS-Signature", Prefix: "v1=", ListSeparator: ",", Algorithm: "sha256", Encoding: "hex",
 			SignedContent: "{timestamp}.{body}", TimestampParam: "t", TimestampFormat: "unix-ms", IDField: "id",
@@ -754,6 +853,7 @@ var builtinProviders = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"X-Buildkite-Signature"}, Signed: "timestamp.body", Algorithm: "HMAC-SHA256", Encoding: "timestamp=<unix>,signature=<hex>"},
 		Timestamp: TimestampInfo{Source: "X-Buildkite-Signature timestamp=", DefaultWindow: fiveMinutes},
 		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType: EventTypeInfo{Header: "X-Buildkite-Event", JSONField: "event"},
 		HMAC: &HMACRecipe{
 			Header: "X-Buildkite-Signature", Prefix: "signature=", ListSeparator: ",", Algorithm: "sha256", Encoding: "hex",
 			SignedContent: "{timestamp}.{body}", TimestampParam: "timestamp",
@@ -764,6 +864,7 @@ var builtinProviders = []ProviderInfo{
 		Docs:      "https://buildkite.com/docs/apis/webhooks/pipelines",
 		Signature: SignatureInfo{Headers: []string{"X-Buildkite-Token"}, Signed: "nothing (the webhook's token)", Algorithm: "none", Encoding: "the token as the whole header value"},
 		Key:       KeyInfo{Kind: KeyToken, Format: KeyFormatRaw},
+		EventType: EventTypeInfo{Header: "X-Buildkite-Event", JSONField: "event"},
 		Token:     &TokenRecipe{Header: "X-Buildkite-Token"},
 	},
 	{
@@ -773,6 +874,7 @@ var builtinProviders = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "header X-Orb-Timestamp (ISO 8601, UTC)", DefaultWindow: fiveMinutes},
 		DeliveryID: DeliveryIDInfo{Source: "body id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType:  EventTypeInfo{JSONField: "type"},
 		HMAC: &HMACRecipe{
 			Header: "X-Orb-Signature", Prefix: "v1=", Algorithm: "sha256", Encoding: "hex", IDField: "id",
 			SignedContent: "v1:{timestamp}:{body}", TimestampHeader: "X-Orb-Timestamp", TimestampFormat: "iso8601-utc",
@@ -784,6 +886,7 @@ var builtinProviders = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"Tiktok-Signature"}, Signed: "t.body", Algorithm: "HMAC-SHA256", Encoding: "t=<unix>,s=<hex>"},
 		Timestamp: TimestampInfo{Source: "Tiktok-Signature t=", DefaultWindow: fiveMinutes},
 		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
+		EventType: EventTypeInfo{JSONField: "event"},
 		HMAC: &HMACRecipe{
 			Header: "Tiktok-Signature", Prefix: "s=", ListSeparator: ",", Algorithm: "sha256", Encoding: "hex",
 			SignedContent: "{timestamp}.{body}", TimestampParam: "t",
@@ -794,6 +897,7 @@ var builtinProviders = []ProviderInfo{
 		Docs:      "https://postmarkapp.com/developer/webhooks/webhooks-overview#protecting-your-webhook",
 		Signature: SignatureInfo{Headers: []string{"Authorization"}, Signed: "nothing (credentials)", Algorithm: "none", Encoding: "Basic base64(user:password), from https://user:password@ in the webhook URL"},
 		Key:       KeyInfo{Kind: KeyBasic, Format: KeyFormatUserPassword},
+		EventType: EventTypeInfo{JSONField: "RecordType"},
 		Token:     &TokenRecipe{AllowBasic: true},
 	},
 	// Standard Webhooks / Svix instances: the same verifier, each its own
@@ -805,6 +909,7 @@ var builtinProviders = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "header svix-timestamp", DefaultWindow: fiveMinutes},
 		DeliveryID: DeliveryIDInfo{Source: "header svix-id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatWhsec},
+		EventType:  EventTypeInfo{JSONField: "type"},
 	},
 	{
 		Name: "clerk", DisplayName: "Clerk", Scheme: SchemeStandardWebhooks,
@@ -813,6 +918,7 @@ var builtinProviders = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "header svix-timestamp", DefaultWindow: fiveMinutes},
 		DeliveryID: DeliveryIDInfo{Source: "header svix-id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatWhsec},
+		EventType:  EventTypeInfo{JSONField: "type"},
 	},
 	{
 		Name: "openai", DisplayName: "OpenAI", Scheme: SchemeStandardWebhooks,
@@ -821,6 +927,7 @@ var builtinProviders = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "header webhook-timestamp", DefaultWindow: fiveMinutes},
 		DeliveryID: DeliveryIDInfo{Source: "header webhook-id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatWhsec},
+		EventType:  EventTypeInfo{JSONField: "type"},
 	},
 	{
 		Name: "replicate", DisplayName: "Replicate", Scheme: SchemeStandardWebhooks,
@@ -829,6 +936,7 @@ var builtinProviders = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "header webhook-timestamp", DefaultWindow: fiveMinutes},
 		DeliveryID: DeliveryIDInfo{Source: "header webhook-id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatWhsec},
+		// No event type: the body is the prediction.
 	},
 }
 

@@ -41,7 +41,10 @@ var catalogForges = []ProviderInfo{
 		Signature:  bodySignature("X-Gitea-Signature", "HMAC-SHA256", "hex"),
 		DeliveryID: DeliveryIDInfo{Source: "header X-Gitea-Delivery"},
 		Key:        chosenSecret,
-		HMAC:       &HMACRecipe{Header: "X-Gitea-Signature", Algorithm: "sha256", Encoding: "hex", IDHeader: "X-Gitea-Delivery"},
+		// As X-GitHub-Event; X-Gitea-Event-Type is finer (pull_request_approved,
+		// ...).
+		EventType: EventTypeInfo{Header: "X-Gitea-Event"},
+		HMAC:      &HMACRecipe{Header: "X-Gitea-Signature", Algorithm: "sha256", Encoding: "hex", IDHeader: "X-Gitea-Delivery"},
 	},
 	{
 		Name: "forgejo", DisplayName: "Forgejo", Scheme: SchemeHMAC,
@@ -49,6 +52,7 @@ var catalogForges = []ProviderInfo{
 		Signature:  bodySignature("X-Forgejo-Signature", "HMAC-SHA256", "hex"),
 		DeliveryID: DeliveryIDInfo{Source: "header X-Forgejo-Delivery"},
 		Key:        chosenSecret,
+		EventType:  EventTypeInfo{Header: "X-Forgejo-Event"},
 		HMAC:       &HMACRecipe{Header: "X-Forgejo-Signature", Algorithm: "sha256", Encoding: "hex", IDHeader: "X-Forgejo-Delivery"},
 	},
 	{
@@ -57,6 +61,7 @@ var catalogForges = []ProviderInfo{
 		Signature:  bodySignature("X-Gogs-Signature", "HMAC-SHA256", "hex"),
 		DeliveryID: DeliveryIDInfo{Source: "header X-Gogs-Delivery"},
 		Key:        chosenSecret,
+		EventType:  EventTypeInfo{Header: "X-Gogs-Event"},
 		HMAC:       &HMACRecipe{Header: "X-Gogs-Signature", Algorithm: "sha256", Encoding: "hex", IDHeader: "X-Gogs-Delivery"},
 	},
 	{
@@ -65,6 +70,7 @@ var catalogForges = []ProviderInfo{
 		Signature:  bodySignature("X-Hub-Signature", "HMAC-SHA256", "sha256=<hex>"),
 		DeliveryID: DeliveryIDInfo{Source: "header X-Request-Id"},
 		Key:        chosenSecret,
+		EventType:  EventTypeInfo{Header: "X-Event-Key"},
 		HMAC:       &HMACRecipe{Header: "X-Hub-Signature", Prefix: "sha256=", Algorithm: "sha256", Encoding: "hex", IDHeader: "X-Request-Id"},
 	},
 	{
@@ -73,6 +79,7 @@ var catalogForges = []ProviderInfo{
 		Signature:  bodySignature("X-Hub-Signature", "HMAC-SHA256", "sha256=<hex>"),
 		DeliveryID: DeliveryIDInfo{Source: "header X-Atlassian-Webhook-Identifier"},
 		Key:        chosenSecret,
+		EventType:  EventTypeInfo{JSONField: "webhookEvent"},
 		HMAC:       &HMACRecipe{Header: "X-Hub-Signature", Prefix: "sha256=", Algorithm: "sha256", Encoding: "hex", IDHeader: "X-Atlassian-Webhook-Identifier"},
 	},
 	{
@@ -80,7 +87,8 @@ var catalogForges = []ProviderInfo{
 		Docs:      "https://developer.hashicorp.com/terraform/cloud-docs/workspaces/settings/notifications#notification-authenticity",
 		Signature: bodySignature("X-TFE-Notification-Signature", "HMAC-SHA512", "hex"),
 		Key:       chosenSecret,
-		HMAC:      &HMACRecipe{Header: "X-TFE-Notification-Signature", Algorithm: "sha512", Encoding: "hex"},
+		// No event type: the notifications list names each trigger.
+		HMAC: &HMACRecipe{Header: "X-TFE-Notification-Signature", Algorithm: "sha512", Encoding: "hex"},
 	},
 	{
 		Name: "heroku", DisplayName: "Heroku app webhooks", Scheme: SchemeHMAC,
@@ -88,7 +96,10 @@ var catalogForges = []ProviderInfo{
 		Signature:  bodySignature("Heroku-Webhook-Hmac-SHA256", "HMAC-SHA256", "base64"),
 		DeliveryID: DeliveryIDInfo{Source: "header Heroku-Webhook-Id"},
 		Key:        chosenSecret,
-		HMAC:       &HMACRecipe{Header: "Heroku-Webhook-Hmac-SHA256", Algorithm: "sha256", Encoding: "base64", IDHeader: "Heroku-Webhook-Id"},
+		// The entity, e.g. api:release; the body's action says create, update or
+		// destroy.
+		EventType: EventTypeInfo{JSONField: "webhook_metadata.event.include"},
+		HMAC:      &HMACRecipe{Header: "Heroku-Webhook-Hmac-SHA256", Algorithm: "sha256", Encoding: "base64", IDHeader: "Heroku-Webhook-Id"},
 	},
 	{
 		Name: "snyk", DisplayName: "Snyk", Scheme: SchemeHMAC,
@@ -96,6 +107,7 @@ var catalogForges = []ProviderInfo{
 		Signature:  bodySignature("X-Hub-Signature", "HMAC-SHA256", "sha256=<hex>"),
 		DeliveryID: DeliveryIDInfo{Source: "header X-Snyk-Transport-Id"},
 		Key:        chosenSecret,
+		EventType:  EventTypeInfo{Header: "X-Snyk-Event"},
 		HMAC:       &HMACRecipe{Header: "X-Hub-Signature", Prefix: "sha256=", Algorithm: "sha256", Encoding: "hex", IDHeader: "X-Snyk-Transport-Id"},
 	},
 	{
@@ -103,13 +115,16 @@ var catalogForges = []ProviderInfo{
 		Docs:      "https://docs.sonarsource.com/sonarqube-server/latest/project-administration/webhooks/",
 		Signature: bodySignature("X-Sonar-Webhook-HMAC-SHA256", "HMAC-SHA256", "hex"),
 		Key:       chosenSecret,
-		HMAC:      &HMACRecipe{Header: "X-Sonar-Webhook-HMAC-SHA256", Algorithm: "sha256", Encoding: "hex"},
+		// No event type: Sonar sends one kind of event, an analysis done.
+		HMAC: &HMACRecipe{Header: "X-Sonar-Webhook-HMAC-SHA256", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
 		Name: "sonatype-nexus", DisplayName: "Sonatype Nexus Repository", Scheme: SchemeHMAC,
 		Docs:      "https://help.sonatype.com/en/webhooks.html",
 		Signature: bodySignature("X-Nexus-Webhook-Signature", "HMAC-SHA1", "hex"),
 		Key:       chosenSecret,
+		// Names the event, e.g. rm:repository:component.
+		EventType: EventTypeInfo{Header: "X-Nexus-Webhook-Id"},
 		HMAC:      &HMACRecipe{Header: "X-Nexus-Webhook-Signature", Algorithm: "sha1", Encoding: "hex"},
 	},
 	{
@@ -118,6 +133,7 @@ var catalogForges = []ProviderInfo{
 		Signature:  bodySignature("Pulumi-Webhook-Signature", "HMAC-SHA256", "hex"),
 		DeliveryID: DeliveryIDInfo{Source: "header Pulumi-Webhook-ID"},
 		Key:        chosenSecret,
+		EventType:  EventTypeInfo{Header: "Pulumi-Webhook-Kind"},
 		HMAC:       &HMACRecipe{Header: "Pulumi-Webhook-Signature", Algorithm: "sha256", Encoding: "hex", IDHeader: "Pulumi-Webhook-ID"},
 	},
 	{
@@ -125,6 +141,7 @@ var catalogForges = []ProviderInfo{
 		Docs:      "https://docs.doppler.com/docs/webhooks",
 		Signature: bodySignature("X-Doppler-Signature", "HMAC-SHA256", "sha256=<hex>"),
 		Key:       chosenSecret,
+		EventType: EventTypeInfo{JSONField: "type"},
 		HMAC:      &HMACRecipe{Header: "X-Doppler-Signature", Prefix: "sha256=", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
@@ -132,20 +149,25 @@ var catalogForges = []ProviderInfo{
 		Docs:      "https://grafana.com/docs/grafana/latest/alerting/configure-notifications/manage-contact-points/integrations/webhook-notifier/",
 		Signature: bodySignature("X-Grafana-Alerting-Signature", "HMAC-SHA256", "hex"),
 		Key:       chosenSecret,
-		HMAC:      &HMACRecipe{Header: "X-Grafana-Alerting-Signature", Algorithm: "sha256", Encoding: "hex"},
+		// No event type: every request is an alert notification (status firing or
+		// resolved).
+		HMAC: &HMACRecipe{Header: "X-Grafana-Alerting-Signature", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
 		Name: "launchdarkly", DisplayName: "LaunchDarkly", Scheme: SchemeHMAC,
 		Docs:      "https://launchdarkly.com/docs/home/connecting/webhooks#sign-a-webhook",
 		Signature: bodySignature("X-LD-Signature", "HMAC-SHA256", "hex"),
 		Key:       rawSecret,
-		HMAC:      &HMACRecipe{Header: "X-LD-Signature", Algorithm: "sha256", Encoding: "hex"},
+		// No event type: the body is an audit log entry; kind is the resource's,
+		// actions are in accesses.
+		HMAC: &HMACRecipe{Header: "X-LD-Signature", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
 		Name: "autodesk", DisplayName: "Autodesk Platform Services webhooks", Scheme: SchemeHMAC,
 		Docs:      "https://aps.autodesk.com/en/docs/webhooks/v1/developers_guide/callbacks/",
 		Signature: bodySignature("x-adsk-signature", "HMAC-SHA1", "sha1hash=<hex>"),
 		Key:       chosenSecret,
+		EventType: EventTypeInfo{JSONField: "hook.event"},
 		HMAC:      &HMACRecipe{Header: "x-adsk-signature", Prefix: "sha1hash=", Algorithm: "sha1", Encoding: "hex"},
 	},
 	{
@@ -154,6 +176,7 @@ var catalogForges = []ProviderInfo{
 		Signature:  bodySignature("X-Alchemy-Signature", "HMAC-SHA256", "hex"),
 		DeliveryID: DeliveryIDInfo{Source: "body id", Signed: true},
 		Key:        rawSecret,
+		EventType:  EventTypeInfo{JSONField: "type"},
 		HMAC:       &HMACRecipe{Header: "X-Alchemy-Signature", Algorithm: "sha256", Encoding: "hex", IDField: "id"},
 	},
 }
@@ -166,6 +189,7 @@ var catalogCommerce = []ProviderInfo{
 		Signature:  bodySignature("X-Razorpay-Signature", "HMAC-SHA256", "hex"),
 		DeliveryID: DeliveryIDInfo{Source: "header x-razorpay-event-id"},
 		Key:        chosenSecret,
+		EventType:  EventTypeInfo{JSONField: "event"},
 		HMAC:       &HMACRecipe{Header: "X-Razorpay-Signature", Algorithm: "sha256", Encoding: "hex", IDHeader: "x-razorpay-event-id"},
 	},
 	{
@@ -173,7 +197,8 @@ var catalogCommerce = []ProviderInfo{
 		Docs:      "https://developer.gocardless.com/getting-started/staying-up-to-date-with-webhooks",
 		Signature: bodySignature("Webhook-Signature", "HMAC-SHA256", "hex"),
 		Key:       rawSecret,
-		HMAC:      &HMACRecipe{Header: "Webhook-Signature", Algorithm: "sha256", Encoding: "hex"},
+		// No event type: each request is a batch of events.
+		HMAC: &HMACRecipe{Header: "Webhook-Signature", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
 		Name: "woocommerce", DisplayName: "WooCommerce", Scheme: SchemeHMAC,
@@ -181,6 +206,7 @@ var catalogCommerce = []ProviderInfo{
 		Signature:  bodySignature("X-WC-Webhook-Signature", "HMAC-SHA256", "base64"),
 		DeliveryID: DeliveryIDInfo{Source: "header X-WC-Webhook-Delivery-ID"},
 		Key:        chosenSecret,
+		EventType:  EventTypeInfo{Header: "X-WC-Webhook-Topic"},
 		HMAC:       &HMACRecipe{Header: "X-WC-Webhook-Signature", Algorithm: "sha256", Encoding: "base64", IDHeader: "X-WC-Webhook-Delivery-ID"},
 	},
 	{
@@ -188,6 +214,7 @@ var catalogCommerce = []ProviderInfo{
 		Docs:      "https://docs.lemonsqueezy.com/help/webhooks/signing-requests",
 		Signature: bodySignature("X-Signature", "HMAC-SHA256", "hex"),
 		Key:       chosenSecret,
+		EventType: EventTypeInfo{Header: "X-Event-Name", JSONField: "meta.event_name"},
 		HMAC:      &HMACRecipe{Header: "X-Signature", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
@@ -195,6 +222,7 @@ var catalogCommerce = []ProviderInfo{
 		Docs:      "https://paystack.com/docs/payments/webhooks/#verify-event-origin",
 		Signature: bodySignature("x-paystack-signature", "HMAC-SHA512", "hex"),
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "event"},
 		HMAC:      &HMACRecipe{Header: "x-paystack-signature", Algorithm: "sha512", Encoding: "hex"},
 	},
 	{
@@ -203,6 +231,7 @@ var catalogCommerce = []ProviderInfo{
 		Signature:  bodySignature("Cko-Signature", "HMAC-SHA256", "hex"),
 		DeliveryID: DeliveryIDInfo{Source: "body id", Signed: true},
 		Key:        rawSecret,
+		EventType:  EventTypeInfo{JSONField: "type"},
 		HMAC:       &HMACRecipe{Header: "Cko-Signature", Algorithm: "sha256", Encoding: "hex", IDField: "id"},
 	},
 	{
@@ -210,6 +239,7 @@ var catalogCommerce = []ProviderInfo{
 		Docs:      "https://help.bolt.com/developers/webhooks/",
 		Signature: bodySignature("X-Bolt-Hmac-Sha256", "HMAC-SHA256", "base64"),
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "type"},
 		HMAC:      &HMACRecipe{Header: "X-Bolt-Hmac-Sha256", Algorithm: "sha256", Encoding: "base64"},
 	},
 	{
@@ -217,6 +247,7 @@ var catalogCommerce = []ProviderInfo{
 		Docs:      "https://docs.direct.worldline-solutions.com/en/integration/api-developer-guide/webhooks",
 		Signature: bodySignature("X-GCS-Signature", "HMAC-SHA256", "base64"),
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "type"},
 		HMAC:      &HMACRecipe{Header: "X-GCS-Signature", Algorithm: "sha256", Encoding: "base64"},
 	},
 	{
@@ -224,6 +255,7 @@ var catalogCommerce = []ProviderInfo{
 		Docs:      "https://coinify.readme.io/docs/webhook-signature",
 		Signature: bodySignature("X-Coinify-Webhook-Signature", "HMAC-SHA256", "hex"),
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "event"},
 		HMAC:      &HMACRecipe{Header: "X-Coinify-Webhook-Signature", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
@@ -231,6 +263,7 @@ var catalogCommerce = []ProviderInfo{
 		Docs:      "https://docs.fourthwall.com/webhooks/signature-verification",
 		Signature: bodySignature("X-Fourthwall-Hmac-SHA256", "HMAC-SHA256", "base64"),
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "type"},
 		HMAC:      &HMACRecipe{Header: "X-Fourthwall-Hmac-SHA256", Algorithm: "sha256", Encoding: "base64"},
 	},
 	{
@@ -238,13 +271,16 @@ var catalogCommerce = []ProviderInfo{
 		Docs:      "https://docs.oracle.com/en/cloud/saas/cx-commerce/ccdev/secure-webhooks.html",
 		Signature: bodySignature("X-Oracle-CC-WebHook-Signature", "HMAC-SHA512", "base64"),
 		Key:       rawSecret,
-		HMAC:      &HMACRecipe{Header: "X-Oracle-CC-WebHook-Signature", Algorithm: "sha512", Encoding: "base64"},
+		// No event type: each webhook posts its own body and Oracle documents no
+		// common field.
+		HMAC: &HMACRecipe{Header: "X-Oracle-CC-WebHook-Signature", Algorithm: "sha512", Encoding: "base64"},
 	},
 	{
 		Name: "castle", DisplayName: "Castle", Scheme: SchemeHMAC,
 		Docs:      "https://docs.castle.io/docs/webhooks",
 		Signature: bodySignature("X-Castle-Signature", "HMAC-SHA256", "base64"),
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "type"},
 		HMAC:      &HMACRecipe{Header: "X-Castle-Signature", Algorithm: "sha256", Encoding: "base64"},
 	},
 	{
@@ -252,6 +288,7 @@ var catalogCommerce = []ProviderInfo{
 		Docs:      "https://documentation.onfido.com/api/latest/#webhooks",
 		Signature: bodySignature("X-SHA2-Signature", "HMAC-SHA256", "hex"),
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "payload.action"},
 		HMAC:      &HMACRecipe{Header: "X-SHA2-Signature", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
@@ -259,6 +296,8 @@ var catalogCommerce = []ProviderInfo{
 		Docs:      "https://devdocs.veriff.com/docs/hmac-authentication-and-endpoint-security",
 		Signature: bodySignature("X-HMAC-SIGNATURE", "HMAC-SHA256", "hex"),
 		Key:       rawSecret,
+		// Event webhooks (started, submitted); decision webhooks name none.
+		EventType: EventTypeInfo{JSONField: "action"},
 		HMAC:      &HMACRecipe{Header: "X-HMAC-SIGNATURE", Algorithm: "sha256", Encoding: "hex"},
 	},
 }
@@ -271,14 +310,16 @@ var catalogSaaS = []ProviderInfo{
 		Signature: metaSignature,
 		Key:       metaKey,
 		Handshake: metaHandshake,
-		HMAC:      metaRecipe,
+		// No event type: as meta.
+		HMAC: metaRecipe,
 	},
 	{
 		Name: "pusher", DisplayName: "Pusher Channels", Scheme: SchemeHMAC,
 		Docs:      "https://pusher.com/docs/channels/server_api/webhooks/",
 		Signature: bodySignature("X-Pusher-Signature", "HMAC-SHA256", "hex"),
 		Key:       rawSecret,
-		HMAC:      &HMACRecipe{Header: "X-Pusher-Signature", Algorithm: "sha256", Encoding: "hex"},
+		// No event type: each request is a batch of events.
+		HMAC: &HMACRecipe{Header: "X-Pusher-Signature", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
 		Name: "webex", DisplayName: "Webex", Scheme: SchemeHMAC,
@@ -286,7 +327,8 @@ var catalogSaaS = []ProviderInfo{
 		Signature:  bodySignature("X-Spark-Signature", "HMAC-SHA1", "hex"),
 		DeliveryID: DeliveryIDInfo{Source: "body id", Signed: true},
 		Key:        chosenSecret,
-		HMAC:       &HMACRecipe{Header: "X-Spark-Signature", Algorithm: "sha1", Encoding: "hex", IDField: "id"},
+		// No event type: it is split over resource and event (messages, created).
+		HMAC: &HMACRecipe{Header: "X-Spark-Signature", Algorithm: "sha1", Encoding: "hex", IDField: "id"},
 	},
 	{
 		Name: "segment", DisplayName: "Segment webhooks destination", Scheme: SchemeHMAC,
@@ -294,6 +336,7 @@ var catalogSaaS = []ProviderInfo{
 		Signature:  bodySignature("X-Signature", "HMAC-SHA1", "hex"),
 		DeliveryID: DeliveryIDInfo{Source: "body messageId", Signed: true},
 		Key:        chosenSecret,
+		EventType:  EventTypeInfo{JSONField: "type"},
 		HMAC:       &HMACRecipe{Header: "X-Signature", Algorithm: "sha1", Encoding: "hex", IDField: "messageId"},
 	},
 	{
@@ -301,6 +344,7 @@ var catalogSaaS = []ProviderInfo{
 		Docs:      "https://developer.clickup.com/docs/webhooksignature",
 		Signature: bodySignature("X-Signature", "HMAC-SHA256", "hex"),
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "event"},
 		HMAC:      &HMACRecipe{Header: "X-Signature", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
@@ -308,6 +352,7 @@ var catalogSaaS = []ProviderInfo{
 		Docs:      "https://cal.com/docs/developing/guides/automation/webhooks",
 		Signature: bodySignature("X-Cal-Signature-256", "HMAC-SHA256", "hex"),
 		Key:       chosenSecret,
+		EventType: EventTypeInfo{JSONField: "triggerEvent"},
 		HMAC:      &HMACRecipe{Header: "X-Cal-Signature-256", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
@@ -315,6 +360,7 @@ var catalogSaaS = []ProviderInfo{
 		Docs:      "https://developer.helpscout.com/webhooks/",
 		Signature: bodySignature("X-HelpScout-Signature", "HMAC-SHA1", "base64"),
 		Key:       chosenSecret,
+		EventType: EventTypeInfo{Header: "X-HelpScout-Event"},
 		HMAC:      &HMACRecipe{Header: "X-HelpScout-Signature", Algorithm: "sha1", Encoding: "base64"},
 	},
 	{
@@ -322,14 +368,16 @@ var catalogSaaS = []ProviderInfo{
 		Docs:      "https://docs.attio.com/rest-api/guides/webhooks",
 		Signature: bodySignature("Attio-Signature", "HMAC-SHA256", "hex"),
 		Key:       rawSecret,
-		HMAC:      &HMACRecipe{Header: "Attio-Signature", Algorithm: "sha256", Encoding: "hex"},
+		// No event type: each request is a batch of events.
+		HMAC: &HMACRecipe{Header: "Attio-Signature", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
 		Name: "shortcut", DisplayName: "Shortcut", Scheme: SchemeHMAC,
 		Docs:      "https://developer.shortcut.com/api/webhook/v1",
 		Signature: bodySignature("Payload-Signature", "HMAC-SHA256", "hex"),
 		Key:       rawSecret,
-		HMAC:      &HMACRecipe{Header: "Payload-Signature", Algorithm: "sha256", Encoding: "hex"},
+		// No event type: each request is a batch of actions.
+		HMAC: &HMACRecipe{Header: "Payload-Signature", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
 		Name: "todoist", DisplayName: "Todoist", Scheme: SchemeHMAC,
@@ -337,6 +385,7 @@ var catalogSaaS = []ProviderInfo{
 		Signature:  bodySignature("X-Todoist-Hmac-SHA256", "HMAC-SHA256", "base64"),
 		DeliveryID: DeliveryIDInfo{Source: "header X-Todoist-Delivery-ID"},
 		Key:        rawSecret,
+		EventType:  EventTypeInfo{JSONField: "event_name"},
 		HMAC:       &HMACRecipe{Header: "X-Todoist-Hmac-SHA256", Algorithm: "sha256", Encoding: "base64", IDHeader: "X-Todoist-Delivery-ID"},
 	},
 	{
@@ -344,6 +393,7 @@ var catalogSaaS = []ProviderInfo{
 		Docs:      "https://sendbird.com/docs/chat/platform-api/v3/webhook/overview",
 		Signature: bodySignature("x-sendbird-signature", "HMAC-SHA256", "hex"),
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "category"},
 		HMAC:      &HMACRecipe{Header: "x-sendbird-signature", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
@@ -351,13 +401,15 @@ var catalogSaaS = []ProviderInfo{
 		Docs:      "https://developers.line.biz/en/reference/messaging-api/#signature-validation",
 		Signature: bodySignature("x-line-signature", "HMAC-SHA256", "base64"),
 		Key:       rawSecret,
-		HMAC:      &HMACRecipe{Header: "x-line-signature", Algorithm: "sha256", Encoding: "base64"},
+		// No event type: each request is a batch of events.
+		HMAC: &HMACRecipe{Header: "x-line-signature", Algorithm: "sha256", Encoding: "base64"},
 	},
 	{
 		Name: "viber", DisplayName: "Viber REST Bot API", Scheme: SchemeHMAC,
 		Docs:      "https://developers.viber.com/docs/api/rest-bot-api/#callbacks",
 		Signature: bodySignature("X-Viber-Content-Signature", "HMAC-SHA256", "hex"),
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "event"},
 		HMAC:      &HMACRecipe{Header: "X-Viber-Content-Signature", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
@@ -365,6 +417,7 @@ var catalogSaaS = []ProviderInfo{
 		Docs:      "https://developers.acuityscheduling.com/docs/webhooks",
 		Signature: bodySignature("X-Acuity-Signature", "HMAC-SHA256", "base64"),
 		Key:       rawSecret,
+		EventType: EventTypeInfo{FormField: "action"},
 		HMAC:      &HMACRecipe{Header: "X-Acuity-Signature", Algorithm: "sha256", Encoding: "base64"},
 	},
 	{
@@ -373,6 +426,7 @@ var catalogSaaS = []ProviderInfo{
 		Signature:  bodySignature("Tally-Signature", "HMAC-SHA256", "base64"),
 		DeliveryID: DeliveryIDInfo{Source: "body eventId", Signed: true},
 		Key:        chosenSecret,
+		EventType:  EventTypeInfo{JSONField: "eventType"},
 		HMAC:       &HMACRecipe{Header: "Tally-Signature", Algorithm: "sha256", Encoding: "base64", IDField: "eventId"},
 	},
 	{
@@ -380,6 +434,7 @@ var catalogSaaS = []ProviderInfo{
 		Docs:      "https://developers.ashbyhq.com/docs/authenticating-webhooks",
 		Signature: bodySignature("Ashby-Signature", "HMAC-SHA256", "sha256=<hex>"),
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "action"},
 		HMAC:      &HMACRecipe{Header: "Ashby-Signature", Prefix: "sha256=", Algorithm: "sha256", Encoding: "hex"},
 	},
 }
@@ -393,6 +448,7 @@ var catalogTimestamped = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "header BOX-DELIVERY-TIMESTAMP (RFC 3339)", DefaultWindow: 10 * time.Minute},
 		DeliveryID: DeliveryIDInfo{Source: "header BOX-DELIVERY-ID"},
 		Key:        rawSecret,
+		EventType:  EventTypeInfo{JSONField: "trigger"},
 		HMAC: &HMACRecipe{
 			Header: "BOX-SIGNATURE-PRIMARY", Algorithm: "sha256", Encoding: "base64", IDHeader: "BOX-DELIVERY-ID",
 			SignedContent: "{body}{timestamp}", TimestampHeader: "BOX-DELIVERY-TIMESTAMP", TimestampFormat: "rfc3339",
@@ -405,6 +461,7 @@ var catalogTimestamped = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "Mux-Signature t=", DefaultWindow: fiveMinutes},
 		DeliveryID: DeliveryIDInfo{Source: "body id", Signed: true},
 		Key:        rawSecret,
+		EventType:  EventTypeInfo{JSONField: "type"},
 		HMAC: &HMACRecipe{
 			Header: "Mux-Signature", Prefix: "v1=", ListSeparator: ",", Algorithm: "sha256", Encoding: "hex", IDField: "id",
 			SignedContent: "{timestamp}.{body}", TimestampParam: "t",
@@ -416,6 +473,7 @@ var catalogTimestamped = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"Persona-Signature"}, Signed: "t.body", Algorithm: "HMAC-SHA256", Encoding: "t=<unix>,v1=<hex>"},
 		Timestamp: TimestampInfo{Source: "Persona-Signature t=", DefaultWindow: fiveMinutes},
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "data.attributes.name"},
 		HMAC: &HMACRecipe{
 			Header: "Persona-Signature", Prefix: "v1=", ListSeparator: ",", Algorithm: "sha256", Encoding: "hex",
 			SignedContent: "{timestamp}.{body}", TimestampParam: "t",
@@ -427,6 +485,7 @@ var catalogTimestamped = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"ElevenLabs-Signature"}, Signed: "t.body", Algorithm: "HMAC-SHA256", Encoding: "t=<unix>,v0=<hex>"},
 		Timestamp: TimestampInfo{Source: "ElevenLabs-Signature t=", DefaultWindow: 30 * time.Minute},
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "type"},
 		HMAC: &HMACRecipe{
 			Header: "ElevenLabs-Signature", Prefix: "v0=", ListSeparator: ",", Algorithm: "sha256", Encoding: "hex",
 			SignedContent: "{timestamp}.{body}", TimestampParam: "t",
@@ -438,6 +497,7 @@ var catalogTimestamped = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"Billit-Signature"}, Signed: "t.body", Algorithm: "HMAC-SHA256", Encoding: "t=<unix>,s=<hex>"},
 		Timestamp: TimestampInfo{Source: "Billit-Signature t=", DefaultWindow: fiveMinutes},
 		Key:       rawSecret,
+		// No event type: Billit documents no payload field for it.
 		HMAC: &HMACRecipe{
 			Header: "Billit-Signature", Prefix: "s=", ListSeparator: ",", Algorithm: "sha256", Encoding: "hex",
 			SignedContent: "{timestamp}.{body}", TimestampParam: "t",
@@ -449,6 +509,8 @@ var catalogTimestamped = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"X-Ghost-Signature"}, Signed: "body + t", Algorithm: "HMAC-SHA256", Encoding: "sha256=<hex>, t=<unix ms>"},
 		Timestamp: TimestampInfo{Source: "X-Ghost-Signature t= (ms)", DefaultWindow: fiveMinutes},
 		Key:       rawSecret,
+		// No event type: the kind is the payload's top-level key (post, page,
+		// member).
 		HMAC: &HMACRecipe{
 			Header: "X-Ghost-Signature", Prefix: "sha256=", ListSeparator: ",", Algorithm: "sha256", Encoding: "hex",
 			SignedContent: "{body}{timestamp}", TimestampParam: "t", TimestampFormat: "unix-ms",
@@ -460,6 +522,7 @@ var catalogTimestamped = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"X-Frameio-Signature"}, Signed: "v0:timestamp:body", Algorithm: "HMAC-SHA256", Encoding: "v0=<hex>"},
 		Timestamp: TimestampInfo{Source: "header X-Frameio-Request-Timestamp", DefaultWindow: fiveMinutes},
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "type"},
 		HMAC: &HMACRecipe{
 			Header: "X-Frameio-Signature", Prefix: "v0=", Algorithm: "sha256", Encoding: "hex",
 			SignedContent: "v0:{timestamp}:{body}", TimestampHeader: "X-Frameio-Request-Timestamp",
@@ -471,6 +534,7 @@ var catalogTimestamped = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"X-CIO-Signature"}, Signed: "v0:timestamp:body", Algorithm: "HMAC-SHA256", Encoding: "hex"},
 		Timestamp: TimestampInfo{Source: "header X-CIO-Timestamp", DefaultWindow: fiveMinutes},
 		Key:       rawSecret,
+		// No event type: the body is the one the journey's webhook action defines.
 		HMAC: &HMACRecipe{
 			Header: "X-CIO-Signature", Algorithm: "sha256", Encoding: "hex",
 			SignedContent: "v0:{timestamp}:{body}", TimestampHeader: "X-CIO-Timestamp",
@@ -482,6 +546,7 @@ var catalogTimestamped = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"x-webflow-signature"}, Signed: "timestamp:body", Algorithm: "HMAC-SHA256", Encoding: "hex"},
 		Timestamp: TimestampInfo{Source: "header x-webflow-timestamp (ms)", DefaultWindow: fiveMinutes},
 		Key:       rawSecret,
+		EventType: EventTypeInfo{JSONField: "triggerType"},
 		HMAC: &HMACRecipe{
 			Header: "x-webflow-signature", Algorithm: "sha256", Encoding: "hex",
 			SignedContent: "{timestamp}:{body}", TimestampHeader: "x-webflow-timestamp", TimestampFormat: "unix-ms",
@@ -497,13 +562,17 @@ var catalogCredentials = []ProviderInfo{
 		Signature:  tokenSignature("X-Telegram-Bot-Api-Secret-Token", "the secret_token you set"),
 		DeliveryID: DeliveryIDInfo{Source: "body update_id"},
 		Key:        chosenToken,
-		Token:      &TokenRecipe{Header: "X-Telegram-Bot-Api-Secret-Token", IDField: "update_id"},
+		// No event type: the kind is the update's key (message, edited_message,
+		// ...).
+		Token: &TokenRecipe{Header: "X-Telegram-Bot-Api-Secret-Token", IDField: "update_id"},
 	},
 	{
 		Name: "xendit", DisplayName: "Xendit", Scheme: SchemeToken,
 		Docs:      "https://docs.xendit.co/docs/handling-webhooks",
 		Signature: tokenSignature("x-callback-token", "the account's webhook verification token"),
 		Key:       rawToken,
+		// Newer products; legacy callbacks name none.
+		EventType: EventTypeInfo{JSONField: "event"},
 		Token:     &TokenRecipe{Header: "x-callback-token"},
 	},
 	{
@@ -511,6 +580,7 @@ var catalogCredentials = []ProviderInfo{
 		Docs:      "https://developer.flutterwave.com/docs/webhooks",
 		Signature: tokenSignature("verif-hash", "the secret hash you set"),
 		Key:       chosenToken,
+		EventType: EventTypeInfo{JSONField: "event"},
 		Token:     &TokenRecipe{Header: "verif-hash"},
 	},
 	{
@@ -518,6 +588,7 @@ var catalogCredentials = []ProviderInfo{
 		Docs:      "https://developers.cloudflare.com/notifications/get-started/configure-webhooks/",
 		Signature: tokenSignature("cf-webhook-auth", "the secret you set"),
 		Key:       chosenToken,
+		EventType: EventTypeInfo{JSONField: "alert_type"},
 		Token:     &TokenRecipe{Header: "cf-webhook-auth"},
 	},
 	{
@@ -526,6 +597,7 @@ var catalogCredentials = []ProviderInfo{
 		Signature:  tokenSignature("Authorization", "the authorization header value you set"),
 		DeliveryID: DeliveryIDInfo{Source: "body event.id"},
 		Key:        chosenToken,
+		EventType:  EventTypeInfo{JSONField: "event.type"},
 		Token:      &TokenRecipe{Header: "Authorization", IDField: "event.id"},
 	},
 	{
@@ -533,6 +605,9 @@ var catalogCredentials = []ProviderInfo{
 		Docs:      "https://goharbor.io/docs/main/working-with-projects/project-configuration/configure-webhooks/",
 		Signature: tokenSignature("Authorization", "the auth header you set"),
 		Key:       chosenToken,
+		// Both payload formats, Default (PUSH_ARTIFACT) and CloudEvents
+		// (harbor.artifact.pushed).
+		EventType: EventTypeInfo{JSONField: "type"},
 		Token:     &TokenRecipe{Header: "Authorization"},
 	},
 	{
@@ -541,6 +616,7 @@ var catalogCredentials = []ProviderInfo{
 		Signature:  basicSignature,
 		DeliveryID: DeliveryIDInfo{Source: "body id"},
 		Key:        basicPassword,
+		EventType:  EventTypeInfo{JSONField: "event_type"},
 		Token:      &TokenRecipe{AllowBasic: true, IDField: "id"},
 	},
 	{
@@ -549,6 +625,7 @@ var catalogCredentials = []ProviderInfo{
 		Signature:  basicSignature,
 		DeliveryID: DeliveryIDInfo{Source: "body id"},
 		Key:        basicPassword,
+		EventType:  EventTypeInfo{JSONField: "eventType"},
 		Token:      &TokenRecipe{AllowBasic: true, IDField: "id"},
 	},
 	{
@@ -556,6 +633,9 @@ var catalogCredentials = []ProviderInfo{
 		Docs:      "https://pipedrive.readme.io/docs/guide-for-webhooks",
 		Signature: basicSignature,
 		Key:       basicPassword,
+		// Webhooks v1 (updated.deal); v2 splits it over meta.action and
+		// meta.entity and names none.
+		EventType: EventTypeInfo{JSONField: "event"},
 		Token:     basicRecipe,
 	},
 	{
@@ -563,14 +643,16 @@ var catalogCredentials = []ProviderInfo{
 		Docs:      "https://developers.sparkpost.com/api/webhooks/",
 		Signature: basicSignature,
 		Key:       basicPassword,
-		Token:     basicRecipe,
+		// No event type: each request is a batch of events.
+		Token: basicRecipe,
 	},
 	{
 		Name: "datocms", DisplayName: "DatoCMS", Scheme: SchemeToken,
 		Docs:      "https://www.datocms.com/docs/general-concepts/webhooks",
 		Signature: basicSignature,
 		Key:       basicPassword,
-		Token:     basicRecipe,
+		// No event type: it is split over entity_type and event_type.
+		Token: basicRecipe,
 	},
 }
 
@@ -583,6 +665,7 @@ var catalogStandardWebhooks = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "header webhook-timestamp", DefaultWindow: fiveMinutes},
 		DeliveryID: DeliveryIDInfo{Source: "header webhook-id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatWhsec},
+		EventType:  EventTypeInfo{JSONField: "type"},
 	},
 	{
 		Name: "make", DisplayName: "Make (event subscriptions)", Scheme: SchemeStandardWebhooks,
@@ -591,6 +674,7 @@ var catalogStandardWebhooks = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "header webhook-timestamp", DefaultWindow: fiveMinutes},
 		DeliveryID: DeliveryIDInfo{Source: "header webhook-id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatWhsec},
+		// No event type: Make documents no payload field for it.
 	},
 }
 
@@ -604,14 +688,16 @@ var catalogSpecialKeys = []ProviderInfo{
 		Signature:  SignatureInfo{Headers: []string{"Authorization"}, Signed: "the body", Algorithm: "HMAC-SHA256 keyed with base64-decoded security token", Encoding: "HMAC <base64>"},
 		DeliveryID: DeliveryIDInfo{Source: "body id", Signed: true},
 		Key:        KeyInfo{Kind: KeySharedSecret, Format: KeyFormatBase64},
-		HMAC:       &HMACRecipe{Header: "Authorization", Prefix: "HMAC ", Algorithm: "sha256", Encoding: "base64", IDField: "id", KeyEncoding: "base64"},
+		// No event type: the activity's type is always message.
+		HMAC: &HMACRecipe{Header: "Authorization", Prefix: "HMAC ", Algorithm: "sha256", Encoding: "base64", IDField: "id", KeyEncoding: "base64"},
 	},
 	{
 		Name: "airtable", DisplayName: "Airtable webhooks", Scheme: SchemeHMAC,
 		Docs:      "https://airtable.com/developers/web/api/webhooks-overview",
 		Signature: SignatureInfo{Headers: []string{"X-Airtable-Content-MAC"}, Signed: "the body", Algorithm: "HMAC-SHA256 keyed with base64-decoded macSecretBase64", Encoding: "hmac-sha256=<hex>"},
 		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatBase64},
-		HMAC:      &HMACRecipe{Header: "X-Airtable-Content-MAC", Prefix: "hmac-sha256=", Algorithm: "sha256", Encoding: "hex", KeyEncoding: "base64"},
+		// No event type: the notification only says the base changed.
+		HMAC: &HMACRecipe{Header: "X-Airtable-Content-MAC", Prefix: "hmac-sha256=", Algorithm: "sha256", Encoding: "hex", KeyEncoding: "base64"},
 	},
 	{
 		Name: "trello", DisplayName: "Trello", Scheme: SchemeHMAC,
@@ -619,6 +705,7 @@ var catalogSpecialKeys = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"X-Trello-Webhook"}, Signed: "body + callback URL", Algorithm: "HMAC-SHA1", Encoding: "base64"},
 		Key:       rawSecret,
 		Handshake: HandshakeInfo{Kind: HandshakeHeadCheck, Method: "HEAD"},
+		EventType: EventTypeInfo{JSONField: "action.type"},
 		HMAC:      &HMACRecipe{Header: "X-Trello-Webhook", Algorithm: "sha1", Encoding: "base64", SignedContent: "{body}{url}"},
 	},
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated summary table in docs/providers.md")
@@ -22,14 +23,12 @@ const (
 // provider table.
 func providersMarkdown() string {
 	var b strings.Builder
-	b.WriteString("| provider | scheme | signature | replay window | dedupe key | key | handshake |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("| provider | scheme | signature | replay window | dedupe key | key | handshake | event type |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, p := range Providers {
 		window := "none"
 		if p.Timestamp.DefaultWindow > 0 {
-			window = p.Timestamp.DefaultWindow.String()
-			window = strings.TrimSuffix(strings.TrimSuffix(window, "0s"), "0m")
-			window = fmt.Sprintf("%s (%s)", window, p.Timestamp.Source)
+			window = fmt.Sprintf("%s (%s)", shortDuration(p.Timestamp.DefaultWindow), p.Timestamp.Source)
 		}
 		dedupe := "none"
 		if p.DeliveryID.Source != "" {
@@ -52,11 +51,44 @@ func providersMarkdown() string {
 				handshake += " (" + p.Handshake.Method + ")"
 			}
 		}
-		fmt.Fprintf(&b, "| [%s](%s) `%s` | %s | `%s`: %s of %s, `%s` | %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| [%s](%s) `%s` | %s | `%s`: %s of %s, `%s` | %s | %s | %s | %s | %s |\n",
 			p.DisplayName, p.Docs, p.Name, p.Scheme, strings.Join(p.Signature.Headers, "`, `"),
-			p.Signature.Algorithm, p.Signature.Signed, p.Signature.Encoding, window, dedupe, key, handshake)
+			p.Signature.Algorithm, p.Signature.Signed, p.Signature.Encoding, window, dedupe, key, handshake,
+			eventTypeWords(p.EventType))
 	}
 	return b.String()
+}
+
+// shortDuration drops the zero minutes and seconds time.Duration.String
+// spells out: 5m, 10m, 8h, 1h30m.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// eventTypeWords says where the event type is read, in the order
+// EventTypeInfo.Of reads it.
+func eventTypeWords(e EventTypeInfo) string {
+	var from []string
+	if e.Header != "" {
+		from = append(from, "header `"+e.Header+"`")
+	}
+	if e.JSONField != "" {
+		from = append(from, "body `"+e.JSONField+"`")
+	}
+	if e.FormField != "" {
+		from = append(from, "form field `"+e.FormField+"`")
+	}
+	if len(from) == 0 {
+		return "none (the provider name)"
+	}
+	return strings.Join(from, ", else ")
 }
 
 func TestProvidersDocSummaryMatchesTheTable(t *testing.T) {

@@ -157,6 +157,7 @@ var keyPairProviders = []ProviderInfo{
 		Timestamp:  TimestampInfo{Source: "token exp/nbf/iat (60s leeway)"},
 		DeliveryID: DeliveryIDInfo{Source: "body message.messageId"},
 		Key:        KeyInfo{Kind: KeyIssuerKeys, Format: KeyFormatJWKS},
+		// No event type: message attributes are the publisher's own.
 		JWT: &JWTRecipe{
 			Issuers: []string{"https://accounts.google.com", "accounts.google.com"},
 			JWKSURL: "https://www.googleapis.com/oauth2/v3/certs", Algorithms: []string{"RS256"},
@@ -182,6 +183,9 @@ var keyPairProviders = []ProviderInfo{
 		DeliveryID: DeliveryIDInfo{Source: "body id (one event) or header ce-id"},
 		Key:        KeyInfo{Kind: KeyIssuerKeys, Format: KeyFormatJWKS},
 		Handshake:  HandshakeInfo{Kind: HandshakeEventGrid, Method: "OPTIONS"},
+		// CloudEvents schema, binary or structured; the Event Grid schema is a
+		// batch and names none.
+		EventType: EventTypeInfo{Header: "ce-type", JSONField: "type"},
 		JWT: &JWTRecipe{
 			JWKSURL: entraJWKSURL, Algorithms: []string{"RS256"},
 			CloudEventsOrigin: "eventgrid.azure.net",
@@ -193,6 +197,7 @@ var keyPairProviders = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"body value[].clientState"}, Signed: "nothing (the clientState you gave the subscription)", Algorithm: "none", Encoding: "the clientState of every notification"},
 		Key:       KeyInfo{Kind: KeyToken, Format: KeyFormatRaw},
 		Handshake: HandshakeInfo{Kind: HandshakeGraphValidation},
+		// No event type: each request is a batch of notifications.
 	},
 	{
 		Name: "aws-sns", DisplayName: "Amazon SNS (HTTP/S subscription)", Scheme: SchemeSNS,
@@ -201,6 +206,8 @@ var keyPairProviders = []ProviderInfo{
 		DeliveryID: DeliveryIDInfo{Source: "body MessageId", Signed: true},
 		Key:        KeyInfo{Kind: KeyIssuerKeys, Format: KeyFormatX509URL},
 		Handshake:  HandshakeInfo{Kind: HandshakeSNSConfirm},
+		// No event type: Type (Notification, ...) is SNS's own; the event is the
+		// publisher's Message.
 	},
 	{
 		Name: "dropbox", DisplayName: "Dropbox", Scheme: SchemeHMAC,
@@ -208,7 +215,8 @@ var keyPairProviders = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"X-Dropbox-Signature"}, Signed: "the body", Algorithm: "HMAC-SHA256", Encoding: "hex"},
 		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
 		Handshake: HandshakeInfo{Kind: HandshakeDropboxChallenge, Method: "GET"},
-		HMAC:      &HMACRecipe{Header: "X-Dropbox-Signature", Algorithm: "sha256", Encoding: "hex"},
+		// No event type: the notification only lists changed accounts.
+		HMAC: &HMACRecipe{Header: "X-Dropbox-Signature", Algorithm: "sha256", Encoding: "hex"},
 	},
 	{
 		Name: "strava", DisplayName: "Strava Webhook Events", Scheme: SchemeStrava,
@@ -217,6 +225,7 @@ var keyPairProviders = []ProviderInfo{
 		DeliveryID: DeliveryIDInfo{Source: "sha256 of the body (Strava retries the same body)"},
 		Key:        KeyInfo{Kind: KeyVerifyToken, Format: KeyFormatHex, ReceiverChooses: true},
 		Handshake:  HandshakeInfo{Kind: HandshakeStravaSubscribe, Method: "GET"},
+		// No event type: it is split over object_type and aspect_type.
 	},
 	{
 		Name: "asana", DisplayName: "Asana", Scheme: SchemeHMAC,
@@ -224,7 +233,8 @@ var keyPairProviders = []ProviderInfo{
 		Signature: SignatureInfo{Headers: []string{"X-Hook-Signature"}, Signed: "the body", Algorithm: "HMAC-SHA256", Encoding: "hex"},
 		Key:       KeyInfo{Kind: KeySharedSecret, Format: KeyFormatRaw},
 		Handshake: HandshakeInfo{Kind: HandshakeAsanaHookSecret},
-		HMAC:      &HMACRecipe{Header: "X-Hook-Signature", Algorithm: "sha256", Encoding: "hex"},
+		// No event type: each request is a batch of events.
+		HMAC: &HMACRecipe{Header: "X-Hook-Signature", Algorithm: "sha256", Encoding: "hex"},
 	},
 }
 

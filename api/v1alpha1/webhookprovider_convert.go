@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,8 +49,8 @@ func (s *WebhookProviderSpec) ProviderInfo(name string) ProviderInfo {
 	info := ProviderInfo{
 		Name: Provider(name), DisplayName: c.DisplayName, Docs: c.Docs, Scheme: c.Scheme,
 		Signature: c.Signature, DeliveryID: c.DeliveryID, Key: c.Key, Handshake: c.Handshake,
-		Timestamp: TimestampInfo{Source: c.Timestamp.Source},
-		HMAC:      c.HMAC, Token: c.Token, JWT: c.JWT,
+		Timestamp: TimestampInfo{Source: c.Timestamp.Source}, EventType: c.EventType,
+		HMAC: c.HMAC, Token: c.Token, JWT: c.JWT,
 	}
 	switch {
 	case c.Timestamp.ReplayWindow != nil:
@@ -131,8 +133,8 @@ func WebhookProviderSpecFromInfo(info ProviderInfo) (WebhookProviderSpec, error)
 	s := WebhookProviderSpec{
 		DisplayName: info.DisplayName, Docs: info.Docs, Scheme: info.Scheme,
 		Signature: *info.Signature.DeepCopy(), DeliveryID: info.DeliveryID, Key: info.Key, Handshake: info.Handshake,
-		Timestamp: ProviderTimestamp{Source: info.Timestamp.Source},
-		HMAC:      info.HMAC.DeepCopy(), Token: info.Token.DeepCopy(), JWT: info.JWT.DeepCopy(),
+		Timestamp: ProviderTimestamp{Source: info.Timestamp.Source}, EventType: info.EventType,
+		HMAC: info.HMAC.DeepCopy(), Token: info.Token.DeepCopy(), JWT: info.JWT.DeepCopy(),
 	}
 	if info.Timestamp.DefaultWindow > 0 {
 		s.Timestamp.ReplayWindow = &metav1.Duration{Duration: info.Timestamp.DefaultWindow}
@@ -183,6 +185,7 @@ func (s *WebhookProviderSpec) Validate() error {
 		errs = append(errs, s.JWT.validate()...)
 	}
 	errs = append(errs, s.validateKeyAndHandshake()...)
+	errs = append(errs, s.EventType.validate()...)
 	if w := s.Timestamp.ReplayWindow; w != nil {
 		switch {
 		case !s.signsTimestamp():
@@ -320,6 +323,24 @@ func templatePlaceholders(t string) (map[string]bool, error) {
 		rest = rest[open+end+1:]
 	}
 	return used, nil
+}
+
+// eventTypeFormField is the CRD's pattern of EventTypeInfo.FormField.
+var eventTypeFormField = regexp.MustCompile(`^[A-Za-z0-9_.\[\]-]+$`)
+
+func (e EventTypeInfo) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("spec.eventType: "+format, args...)) }
+	if e.Header != "" && !isHTTPToken(e.Header) {
+		bad("header %q is not a valid HTTP header name", e.Header)
+	}
+	if e.JSONField != "" && slices.Contains(strings.Split(e.JSONField, "."), "") {
+		bad("jsonField %q is not a path of object keys joined by dots", e.JSONField)
+	}
+	if e.FormField != "" && !eventTypeFormField.MatchString(e.FormField) {
+		bad("formField %q may hold only letters, digits and _.[]-", e.FormField)
+	}
+	return errs
 }
 
 func (r *TokenRecipe) validate() []error {

@@ -63,6 +63,12 @@ type WebhookProviderSpec struct {
 	// +optional
 	Handshake HandshakeInfo `json:"handshake,omitempty"`
 
+	// EventType says where the provider names the type of its events, the
+	// ce-type of each delivery. Unset: the type is the WebhookProvider's
+	// name.
+	// +optional
+	EventType EventTypeInfo `json:"eventType,omitempty"`
+
 	// HMAC is the recipe of scheme hmac.
 	// +optional
 	HMAC *HMACRecipe `json:"hmac,omitempty"`
