@@ -14,6 +14,7 @@ type QueueReader interface {
 	ReadState(ctx context.Context, uid string) (queue.DeliveryState, error)
 	Purge(ctx context.Context, uid string) error
 	Replay(ctx context.Context, uid string) (int64, error)
+	TargetState(ctx context.Context, key string) (queue.TargetState, uint64, error)
 }
 
 // LazyQueue opens the JetStream layout on first use and retries on the next
@@ -74,4 +75,13 @@ func (l *LazyQueue) Replay(ctx context.Context, uid string) (int64, error) {
 		return 0, err
 	}
 	return q.Replay(ctx, uid)
+}
+
+// TargetState implements QueueReader.
+func (l *LazyQueue) TargetState(ctx context.Context, key string) (queue.TargetState, uint64, error) {
+	q, err := l.get(ctx)
+	if err != nil {
+		return queue.TargetState{}, 0, err
+	}
+	return q.TargetState(ctx, key)
 }

@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
+	"github.com/hookgate/hookgate/internal/queue"
 )
 
 // Field indexes.
@@ -129,7 +130,13 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 			}
 			return nil
 		},
-		serviceIndex:     func(o client.Object) []string { return []string{o.(*hookv1.WebhookEndpoint).Spec.Target.Service.Name} },
+		serviceIndex: func(o client.Object) []string {
+			var names []string
+			for _, t := range o.(*hookv1.WebhookEndpoint).Spec.DeliveryTargets() {
+				names = append(names, t.Service.Name)
+			}
+			return names
+		},
 		uidIndex:         func(o client.Object) []string { return []string{string(o.GetUID())} },
 		providerRefIndex: indexProviderRef,
 	} {
@@ -287,7 +294,10 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint)
 	if err := r.reconcileReplay(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}
-	queueErr := r.readCounters(ctx, obj)
+	queueErr := r.purgeRemovedTargets(ctx, obj)
+	if queueErr == nil {
+		queueErr = r.readCounters(ctx, obj)
+	}
 
 	routeCond := meta.FindStatusCondition(obj.Status.Conditions, hookv1.ConditionRouteReady)
 	switch {
@@ -311,8 +321,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint)
 			"Receiving and queueing events; delivery is suspended until spec.suspend is false")
 	default:
 		setCondition(obj, hookv1.ConditionReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
-			fmt.Sprintf("Receiving at %s and delivering to Service %s port %d",
-				obj.Status.WebhookPath, obj.Spec.Target.Service.Name, obj.Spec.Target.Service.Port))
+			fmt.Sprintf("Receiving at %s and delivering to %s", obj.Status.WebhookPath, describeTargets(obj)))
 	}
 	requeue := r.ResyncInterval
 	if secretNext > 0 && secretNext < requeue {
@@ -334,7 +343,23 @@ func (r *Reconciler) reconcileReplay(ctx context.Context, obj *hookv1.WebhookEnd
 	if err != nil || done {
 		return err
 	}
-	n, err := r.Queue.Replay(ctx, string(obj.UID))
+	// The endpoint's own dead letters (its only target's, or from before
+	// it had several), then each of several targets'.
+	keys := []string{string(obj.UID)}
+	if tqs := targetQueues(obj); len(tqs) > 1 {
+		for _, tq := range tqs {
+			keys = append(keys, tq.key)
+		}
+	}
+	var n int64
+	for _, k := range keys {
+		var m int64
+		m, err = r.Queue.Replay(ctx, k)
+		n += m
+		if err != nil {
+			break
+		}
+	}
 	if err != nil {
 		r.event(obj, corev1.EventTypeWarning, "ReplayFailed", "Replay", "Replaying dead letters failed after %d: %v", n, err)
 		return fmt.Errorf("replaying dead letters: %w", err)
@@ -363,34 +388,76 @@ func (r *Reconciler) replayRecorded(ctx context.Context, obj *hookv1.WebhookEndp
 }
 
 func (r *Reconciler) checkTarget(ctx context.Context, obj *hookv1.WebhookEndpoint) (bool, error) {
-	t := obj.Spec.Target.Service
-	var svc corev1.Service
-	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: t.Name}, &svc); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return false, fmt.Errorf("reading Service %s/%s: %w", obj.Namespace, t.Name, err)
-		}
-		setCondition(obj, hookv1.ConditionTargetReady, metav1.ConditionFalse, hookv1.ReasonServiceNotFound,
-			fmt.Sprintf("Service %q not found in namespace %q; events are queued until it exists", t.Name, obj.Namespace))
-		return false, nil
-	}
-	// An ExternalName Service has no ports of its own: any port is fine.
-	if svc.Spec.Type != corev1.ServiceTypeExternalName {
-		found := false
-		for _, p := range svc.Spec.Ports {
-			if p.Port == t.Port {
-				found = true
-				break
+	for _, tg := range obj.Spec.DeliveryTargets() {
+		t := tg.Service
+		var svc corev1.Service
+		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: t.Name}, &svc); err != nil {
+			if !apierrors.IsNotFound(err) {
+				return false, fmt.Errorf("reading Service %s/%s: %w", obj.Namespace, t.Name, err)
 			}
-		}
-		if !found {
-			setCondition(obj, hookv1.ConditionTargetReady, metav1.ConditionFalse, hookv1.ReasonServicePortMissing,
-				fmt.Sprintf("Service %q exposes no port %d", t.Name, t.Port))
+			setCondition(obj, hookv1.ConditionTargetReady, metav1.ConditionFalse, hookv1.ReasonServiceNotFound,
+				fmt.Sprintf("Service %q not found in namespace %q%s; events are queued until it exists", t.Name, obj.Namespace, ofTarget(obj, tg)))
 			return false, nil
 		}
+		// An ExternalName Service has no ports of its own: any port is fine.
+		if svc.Spec.Type != corev1.ServiceTypeExternalName {
+			found := false
+			for _, p := range svc.Spec.Ports {
+				if p.Port == t.Port {
+					found = true
+					break
+				}
+			}
+			if !found {
+				setCondition(obj, hookv1.ConditionTargetReady, metav1.ConditionFalse, hookv1.ReasonServicePortMissing,
+					fmt.Sprintf("Service %q exposes no port %d%s", t.Name, t.Port, ofTarget(obj, tg)))
+				return false, nil
+			}
+		}
 	}
-	setCondition(obj, hookv1.ConditionTargetReady, metav1.ConditionTrue, hookv1.ReasonSucceeded,
-		fmt.Sprintf("Service %q port %d", t.Name, t.Port))
+	setCondition(obj, hookv1.ConditionTargetReady, metav1.ConditionTrue, hookv1.ReasonSucceeded, describeTargets(obj))
 	return true, nil
+}
+
+// ofTarget names target t in a message, when the endpoint has several.
+func ofTarget(obj *hookv1.WebhookEndpoint, t hookv1.TargetSpec) string {
+	if obj.Spec.Target != nil {
+		return ""
+	}
+	return fmt.Sprintf(" (target %q)", t.GetName())
+}
+
+// describeTargets says where the endpoint delivers, for conditions.
+func describeTargets(obj *hookv1.WebhookEndpoint) string {
+	ts := obj.Spec.DeliveryTargets()
+	if len(ts) == 1 {
+		return fmt.Sprintf("Service %q port %d", ts[0].Service.Name, ts[0].Service.Port)
+	}
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = fmt.Sprintf("%s (Service %q port %d)", t.Name, t.Service.Name, t.Service.Port)
+	}
+	return fmt.Sprintf("%d targets: %s", len(ts), strings.Join(parts, ", "))
+}
+
+// targetQueue is one target and its queue key (queue.TargetKey).
+type targetQueue struct {
+	name, service, key string
+}
+
+// targetQueues are the endpoint's targets with their queue keys: its only
+// target's is the endpoint's UID; each of several has its own.
+func targetQueues(obj *hookv1.WebhookEndpoint) []targetQueue {
+	ts := obj.Spec.DeliveryTargets()
+	out := make([]targetQueue, len(ts))
+	for i, t := range ts {
+		key := string(obj.UID)
+		if len(ts) > 1 {
+			key = queue.TargetKey(key, t.Name)
+		}
+		out[i] = targetQueue{name: t.Name, service: t.Service.Name, key: key}
+	}
+	return out
 }
 
 // readCounters copies JetStream's counters to status. A queue outage leaves
@@ -405,7 +472,7 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 	if err != nil {
 		return err
 	}
-	obj.Status.Deliveries = &hookv1.DeliveryCounters{
+	total := &hookv1.DeliveryCounters{
 		Received:     c.Received,
 		Rejected:     c.Rejected,
 		Duplicates:   c.Duplicates,
@@ -419,21 +486,95 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 	if err != nil {
 		return err
 	}
+	tqs := targetQueues(obj)
+	fanout := len(tqs) > 1
+	if fanout {
+		// The endpoint's own queue holds events not yet copied to the
+		// targets; its "delivered" is the copied ones. What was delivered,
+		// retried and dead-lettered is the targets'.
+		total.Delivered, total.Retries, total.DeadLettered = 0, 0, 0
+	}
+	targets := make([]hookv1.TargetStatus, 0, len(tqs))
+	for _, tq := range tqs {
+		ts := hookv1.TargetStatus{Name: tq.name, Service: tq.service}
+		tc, tst := c, st
+		if fanout {
+			if tc, err = r.Queue.ReadCounters(ctx, tq.key); err != nil {
+				return err
+			}
+			if tst, err = r.Queue.ReadState(ctx, tq.key); err != nil {
+				return err
+			}
+			total.Delivered += tc.Delivered
+			total.Retries += tc.Retries
+			total.DeadLettered += tc.DeadLettered
+			total.Pending += tc.Pending
+			total.QueuedBytes += tc.QueuedBytes
+		}
+		ts.Deliveries = &hookv1.DeliveryCounters{Received: tc.Received, Delivered: tc.Delivered, Retries: tc.Retries,
+			Pending: tc.Pending, DeadLettered: tc.DeadLettered, QueuedBytes: tc.QueuedBytes}
+		ts.LastDeliveryTime, ts.LastFailure = deliveryStatus(tst)
+		circuit, _, err := r.Queue.TargetState(ctx, tq.key)
+		if err != nil {
+			return err
+		}
+		applyCircuit(&ts, circuit, r.now())
+		targets = append(targets, ts)
+		if t := ts.LastDeliveryTime; t != nil && (obj.Status.LastDeliveryTime == nil || t.After(obj.Status.LastDeliveryTime.Time)) {
+			obj.Status.LastDeliveryTime = t
+		}
+		if f := ts.LastFailure; f != nil && (obj.Status.LastFailure == nil || f.Time.After(obj.Status.LastFailure.Time.Time)) {
+			obj.Status.LastFailure = f
+		}
+	}
+	obj.Status.Deliveries = total
+	obj.Status.Targets = targets
+	return nil
+}
+
+// deliveryStatus is a queue's last delivery and failure as status shows them.
+func deliveryStatus(st queue.DeliveryState) (*metav1.Time, *hookv1.DeliveryFailure) {
+	var last *metav1.Time
 	if st.LastDelivery != nil {
 		t := metav1.NewTime(st.LastDelivery.Truncate(time.Second))
-		obj.Status.LastDeliveryTime = &t
+		last = &t
 	}
-	if f := st.LastFailure; f != nil {
-		lf := &hookv1.DeliveryFailure{Time: metav1.NewTime(f.Time.Truncate(time.Second)), Reason: f.Reason, Message: f.Message,
-			DeliveryID: f.DeliveryID, Attempt: int32(f.Attempt)}
-		if f.NextAttempt != nil {
-			// Rounded up: "next attempt at" should not read as already past.
-			t := metav1.NewTime(f.NextAttempt.Add(time.Second - 1).Truncate(time.Second))
-			lf.NextAttemptTime = &t
-		}
-		obj.Status.LastFailure = lf
+	f := st.LastFailure
+	if f == nil {
+		return last, nil
 	}
-	return nil
+	lf := &hookv1.DeliveryFailure{Time: metav1.NewTime(f.Time.Truncate(time.Second)), Reason: f.Reason, Message: f.Message,
+		DeliveryID: f.DeliveryID, Attempt: int32(f.Attempt)}
+	if f.NextAttempt != nil {
+		// Rounded up: "next attempt at" should not read as already past.
+		t := metav1.NewTime(f.NextAttempt.Add(time.Second - 1).Truncate(time.Second))
+		lf.NextAttemptTime = &t
+	}
+	return last, lf
+}
+
+// applyCircuit copies a target's shared state to its status.
+func applyCircuit(ts *hookv1.TargetStatus, st queue.TargetState, now time.Time) {
+	ts.Circuit = hookv1.CircuitClosed
+	switch st.Circuit {
+	case queue.CircuitOpen:
+		ts.Circuit = hookv1.CircuitOpen
+		t := metav1.NewTime(st.ProbeAt.Add(time.Second - 1).Truncate(time.Second))
+		ts.NextProbeTime = &t
+	case queue.CircuitHalfOpen:
+		ts.Circuit = hookv1.CircuitHalfOpen
+	}
+	if st.Circuit != "" {
+		ts.CircuitReason = st.Reason
+	}
+	if !st.Since.IsZero() {
+		t := metav1.NewTime(st.Since.Truncate(time.Second))
+		ts.CircuitChangedTime = &t
+	}
+	if st.ThrottledUntil.After(now) {
+		t := metav1.NewTime(st.ThrottledUntil.Add(time.Second - 1).Truncate(time.Second))
+		ts.ThrottledUntil = &t
+	}
 }
 
 // finalize purges the endpoint's queued data, then lets it go.
@@ -442,7 +583,7 @@ func (r *Reconciler) finalize(ctx context.Context, obj *hookv1.WebhookEndpoint) 
 		return ctrl.Result{}, nil
 	}
 	if r.Queue != nil {
-		if err := r.Queue.Purge(ctx, string(obj.UID)); err != nil {
+		if err := r.purgeQueues(ctx, obj, allQueueKeys(obj)); err != nil {
 			if time.Since(obj.DeletionTimestamp.Time) < r.PurgeGracePeriod {
 				return ctrl.Result{}, fmt.Errorf("purging queued data: %w", err)
 			}
@@ -465,6 +606,66 @@ func (r *Reconciler) finalize(ctx context.Context, obj *hookv1.WebhookEndpoint) 
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	return ctrl.Result{}, nil
+}
+
+// allQueueKeys is every queue key the endpoint may have used: its UID and
+// the key of each target it has or had (status.targets), as one of several.
+func allQueueKeys(obj *hookv1.WebhookEndpoint) []string {
+	uid := string(obj.UID)
+	keys := []string{uid}
+	seen := map[string]bool{}
+	for _, t := range obj.Spec.DeliveryTargets() {
+		seen[t.Name] = true
+		keys = append(keys, queue.TargetKey(uid, t.Name))
+	}
+	for _, t := range obj.Status.Targets {
+		if !seen[t.Name] {
+			keys = append(keys, queue.TargetKey(uid, t.Name))
+		}
+	}
+	return keys
+}
+
+func (r *Reconciler) purgeQueues(ctx context.Context, obj *hookv1.WebhookEndpoint, keys []string) error {
+	for _, k := range keys {
+		if err := r.Queue.Purge(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// purgeRemovedTargets discards what targets no longer in the spec had
+// queued: nothing would ever deliver it.
+func (r *Reconciler) purgeRemovedTargets(ctx context.Context, obj *hookv1.WebhookEndpoint) error {
+	if r.Queue == nil {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, t := range obj.Spec.DeliveryTargets() {
+		want[t.Name] = true
+	}
+	for _, t := range obj.Status.Targets {
+		if want[t.Name] {
+			continue
+		}
+		key := queue.TargetKey(string(obj.UID), t.Name)
+		// What is queued now, not what status last said.
+		pending := t.Deliveries.GetPending()
+		if c, err := r.Queue.ReadCounters(ctx, key); err == nil {
+			pending = c.Pending
+		}
+		if err := r.Queue.Purge(ctx, key); err != nil {
+			return fmt.Errorf("discarding the queue of removed target %q: %w", t.Name, err)
+		}
+		typ := corev1.EventTypeNormal
+		if pending > 0 {
+			typ = corev1.EventTypeWarning
+		}
+		r.event(obj, typ, hookv1.ReasonTargetRemoved, "Reconcile",
+			"Target %q was removed from the spec; %d event(s) still waiting for it were discarded", t.Name, pending)
+	}
+	return nil
 }
 
 // readyChanged returns the Ready condition of after when its status or
@@ -495,6 +696,7 @@ func (r *Reconciler) emitTransitions(before, after *hookv1.WebhookEndpoint) {
 		readyEmitted = now
 	}
 	r.emitRouteRefused(before, after, readyEmitted)
+	r.emitCircuits(before, after)
 	if after.Status.GetDeliveries().Retries > before.Status.GetDeliveries().Retries && failingSinceLastDelivery(after) {
 		r.failingMu.Lock()
 		if r.failingWarned == nil {
@@ -509,8 +711,8 @@ func (r *Reconciler) emitTransitions(before, after *hookv1.WebhookEndpoint) {
 				next = fmt.Sprintf(" (attempt %d; next attempt at %s)", f.Attempt, f.NextAttemptTime.UTC().Format(time.RFC3339))
 			}
 			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, hookv1.ReasonDeliveryFailing, "Deliver",
-				"Deliveries to Service %s keep failing (%d retries so far); last failure %s: %s%s",
-				after.Spec.Target.Service.Name, after.Status.GetDeliveries().Retries, f.Reason, f.Message, next)
+				"Deliveries to %s keep failing (%d retries so far); last failure %s: %s%s",
+				describeTargets(after), after.Status.GetDeliveries().Retries, f.Reason, f.Message, next)
 		}
 		r.failingMu.Unlock()
 	}
@@ -520,6 +722,29 @@ func (r *Reconciler) emitTransitions(before, after *hookv1.WebhookEndpoint) {
 			msg += fmt.Sprintf("; last failure %s: %s", f.Reason, f.Message)
 		}
 		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, hookv1.ReasonDeadLettered, "Deliver", "%s", msg)
+	}
+}
+
+// emitCircuits records an Event when a target's circuit opens or closes.
+func (r *Reconciler) emitCircuits(before, after *hookv1.WebhookEndpoint) {
+	was := map[string]hookv1.CircuitState{}
+	for _, t := range before.Status.Targets {
+		was[t.Name] = t.Circuit
+	}
+	for _, t := range after.Status.Targets {
+		prev, known := was[t.Name]
+		switch {
+		case t.Circuit == hookv1.CircuitOpen && prev != hookv1.CircuitOpen && prev != hookv1.CircuitHalfOpen:
+			probe := ""
+			if t.NextProbeTime != nil {
+				probe = " until a probe at " + t.NextProbeTime.UTC().Format(time.RFC3339)
+			}
+			r.event(after, corev1.EventTypeWarning, hookv1.ReasonCircuitOpened, "Deliver",
+				"Circuit of target %q (Service %s) opened after failures (%s): its events are held, using no attempts,%s", t.Name, t.Service, t.CircuitReason, probe)
+		case t.Circuit == hookv1.CircuitClosed && known && (prev == hookv1.CircuitOpen || prev == hookv1.CircuitHalfOpen):
+			r.event(after, corev1.EventTypeNormal, hookv1.ReasonCircuitClosed, "Deliver",
+				"Circuit of target %q (Service %s) closed: a probe succeeded, delivering again", t.Name, t.Service)
+		}
 	}
 }
 

@@ -30,7 +30,7 @@ func endpoint(ns, name string) *hookv1.WebhookEndpoint {
 		Spec: hookv1.WebhookEndpointSpec{
 			Provider:  hookv1.ProviderGitHub,
 			SecretRef: &hookv1.SecretKeyRef{Name: "gh-secret"},
-			Target:    hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "target", Port: 8080}},
+			Target:    &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "target", Port: 8080}},
 		},
 	}
 }

@@ -35,6 +35,13 @@ const (
 	ReasonDeadLettered = "DeadLettered"
 	// ReasonDeliveryFailing: attempts keep failing and nothing was delivered since.
 	ReasonDeliveryFailing = "DeliveryFailing"
+	// ReasonCircuitOpened and ReasonCircuitClosed: a target's circuit
+	// breaker started or stopped holding its events.
+	ReasonCircuitOpened = "CircuitOpened"
+	ReasonCircuitClosed = "CircuitClosed"
+	// ReasonTargetRemoved: a target left spec.targets; what it had queued
+	// was discarded.
+	ReasonTargetRemoved = "TargetRemoved"
 	// ReasonSecretGenerated: the controller created the signing secret.
 	ReasonSecretGenerated = "SecretGenerated"
 	// ReasonSecretRotated: the controller rotated the signing secret.

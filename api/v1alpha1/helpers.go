@@ -148,3 +148,111 @@ func (l LimitsSpec) GetMaxQueuedBytes() int64 {
 	}
 	return *l.MaxQueuedBytes
 }
+
+// Circuit breaker defaults.
+const (
+	DefaultCircuitConsecutiveFailures = 10
+	DefaultCircuitOpenFor             = 30 * time.Second
+)
+
+// DeliveryTargets returns the endpoint's targets, spec.target or
+// spec.targets, each with its name set (the Service's by default).
+func (s *WebhookEndpointSpec) DeliveryTargets() []TargetSpec {
+	var ts []TargetSpec
+	if s.Target != nil {
+		ts = []TargetSpec{*s.Target}
+	} else {
+		ts = append(ts, s.Targets...)
+	}
+	for i := range ts {
+		ts[i].Name = ts[i].GetName()
+	}
+	return ts
+}
+
+// GetName returns the target's name, its Service's by default.
+func (t TargetSpec) GetName() string {
+	if t.Name == "" {
+		return t.Service.Name
+	}
+	return t.Name
+}
+
+// TargetDelivery is the delivery policy of target t: its own fields, then
+// the endpoint's.
+func (s *WebhookEndpointSpec) TargetDelivery(t TargetSpec) DeliverySpec {
+	d := s.Delivery
+	o := t.Delivery
+	if o == nil {
+		return d
+	}
+	if o.MaxAttempts != nil {
+		d.MaxAttempts = o.MaxAttempts
+	}
+	if o.RetryFor != nil {
+		d.RetryFor = o.RetryFor
+	}
+	if o.Timeout != nil {
+		d.Timeout = o.Timeout
+	}
+	if o.Backoff.Initial != nil {
+		d.Backoff.Initial = o.Backoff.Initial
+	}
+	if o.Backoff.Max != nil {
+		d.Backoff.Max = o.Backoff.Max
+	}
+	return d
+}
+
+// GetRequestsPerSecond returns the target's rate limit, 0 when unlimited.
+func (l *TargetLimits) GetRequestsPerSecond() int {
+	if l == nil || l.RequestsPerSecond == nil {
+		return 0
+	}
+	return int(*l.RequestsPerSecond)
+}
+
+// GetMaxConcurrency returns the target's concurrency limit across
+// replicas, 0 when only the receiver's own bounds it.
+func (l *TargetLimits) GetMaxConcurrency() int {
+	if l == nil || l.MaxConcurrency == nil {
+		return 0
+	}
+	return int(*l.MaxConcurrency)
+}
+
+// Enabled reports whether the circuit breaker is on (the default).
+func (c *CircuitBreakerSpec) Enabled() bool { return c == nil || !c.Disabled }
+
+// GetConsecutiveFailures returns how many failures in a row open the circuit.
+func (c *CircuitBreakerSpec) GetConsecutiveFailures() int {
+	if c == nil || c.ConsecutiveFailures == nil {
+		return DefaultCircuitConsecutiveFailures
+	}
+	return int(*c.ConsecutiveFailures)
+}
+
+// GetFailureRatio returns the failure ratio (0 to 1) over GetMinRequests
+// attempts that opens the circuit; 0: none.
+func (c *CircuitBreakerSpec) GetFailureRatio() (ratio float64, window int) {
+	if c == nil || c.FailureRatio == nil || c.MinRequests == nil {
+		return 0, 0
+	}
+	return float64(*c.FailureRatio) / 100, int(*c.MinRequests)
+}
+
+// GetOpenFor returns how long an open circuit waits before a probe.
+func (c *CircuitBreakerSpec) GetOpenFor() time.Duration {
+	if c == nil || c.OpenFor == nil || c.OpenFor.Duration <= 0 {
+		return DefaultCircuitOpenFor
+	}
+	return c.OpenFor.Duration
+}
+
+// GetPending returns the pending count, 0 when not yet read.
+func (c *DeliveryCounters) GetPending() int64 {
+	if c == nil {
+		return 0
+	}
+	return c.Pending
+}

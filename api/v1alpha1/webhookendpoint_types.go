@@ -69,6 +69,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="has(self.providerRef) || self.provider == 'aws-sns' || !has(self.sns)",message="spec.sns may only be set when provider is aws-sns"
 // +kubebuilder:validation:XValidation:rule="has(self.providerRef) || self.provider == 'azure-eventgrid' || !has(self.eventGrid)",message="spec.eventGrid may only be set when provider is azure-eventgrid"
 // +kubebuilder:validation:XValidation:rule="has(self.providerRef) || !has(self.signedURL) || self.provider in ['twilio', 'square', 'mandrill', 'hubspot', 'trello'] || (self.provider == 'generic-hmac' && has(self.genericHMAC) && has(self.genericHMAC.signedContent) && self.genericHMAC.signedContent.contains('{url}'))",message="spec.signedURL is only used by providers that sign the URL: twilio, square, mandrill, hubspot, trello, and generic-hmac when spec.genericHMAC.signedContent uses {url}"
+// +kubebuilder:validation:XValidation:rule="has(self.target) != has(self.targets)",message="set exactly one of spec.target and spec.targets"
 // +kubebuilder:validation:XValidation:rule="has(self.provider) != has(self.providerRef)",message="set exactly one of spec.provider (a built-in provider) and spec.providerRef (a WebhookProvider)"
 // +kubebuilder:validation:XValidation:rule="!has(self.providerRef) || !(has(self.publicKeys) || has(self.github) || has(self.genericHMAC) || has(self.sns) || (has(self.jwt) && (has(self.jwt.issuer) || has(self.jwt.jwksURL) || has(self.jwt.keys))))",message="with spec.providerRef the WebhookProvider is the recipe: spec.publicKeys, spec.github, spec.genericHMAC, spec.sns and spec.jwt.issuer, jwksURL and keys are not used (spec.jwt.audiences and claims are)"
 type WebhookEndpointSpec struct {
@@ -161,11 +162,24 @@ type WebhookEndpointSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="every sourceRanges entry must be a CIDR such as 192.0.2.0/24 or 2001:db8::/32"
 	SourceRanges []string `json:"sourceRanges,omitempty"`
 
-	// Target is where verified events are delivered.
-	// +required
-	Target TargetSpec `json:"target"`
+	// Target is where verified events are delivered. Set it or
+	// spec.targets.
+	// +optional
+	Target *TargetSpec `json:"target,omitempty"`
 
-	// Delivery is the retry policy towards the target.
+	// Targets fan each event out to several targets, each with its own
+	// delivery policy, attempts, dead letters, counters and status
+	// (status.targets): one failing target does not delay another. Set it
+	// or spec.target.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:XValidation:rule="self.all(t, self.exists_one(u, (has(u.name) ? u.name : u.service.name) == (has(t.name) ? t.name : t.service.name)))",message="spec.targets must have distinct names (a target's name defaults to its Service's)"
+	Targets []TargetSpec `json:"targets,omitempty"`
+
+	// Delivery is the retry policy towards the targets; a target's own
+	// delivery overrides it field by field.
 	// +optional
 	Delivery DeliverySpec `json:"delivery,omitempty"`
 
@@ -283,10 +297,13 @@ type GitHubSpec struct {
 // LimitsSpec bounds one endpoint's traffic.
 type LimitsSpec struct {
 	// MaxBodyBytes is the largest accepted body; larger requests get 413.
-	// Defaults to 1048576 (1 MiB); at most 7340032 (7 MiB).
+	// Defaults to 1048576 (1 MiB); at most 67108864 (64 MiB). Bodies over
+	// the receiver's --inline-body-max (256 KiB) are stored by reference
+	// in a JetStream object store; the receiver's --max-body-bytes caps
+	// every endpoint.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=7340032
+	// +kubebuilder:validation:Maximum=67108864
 	MaxBodyBytes *int64 `json:"maxBodyBytes,omitempty"`
 
 	// RequestsPerSecond is the sustained ingest rate allowed per receiver
@@ -521,12 +538,130 @@ func (j *JWTSpec) GetHeader() string {
 // DefaultJWTHeader carries a JWT as "Bearer <token>".
 const DefaultJWTHeader = "Authorization"
 
-// TargetSpec says where events go.
+// TargetSpec says where events go, and how that target is protected.
 type TargetSpec struct {
+	// Name identifies the target in status, metrics and Events. Defaults
+	// to the Service's name. Changing it (or removing a target of
+	// spec.targets) discards the events still waiting for that target.
+	// +optional
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name,omitempty"`
+
 	// Service in the endpoint's namespace that receives the events.
 	// +required
 	Service ServiceTarget `json:"service"`
+
+	// Delivery overrides spec.delivery for this target, field by field.
+	// +optional
+	Delivery *DeliverySpec `json:"delivery,omitempty"`
+
+	// Limits protect the target: at most this many requests per second
+	// and in flight, counted across all receiver replicas.
+	// +optional
+	Limits *TargetLimits `json:"limits,omitempty"`
+
+	// CircuitBreaker stops sending to a target that keeps failing, without
+	// using up the events' attempts. On by default.
+	// +optional
+	CircuitBreaker *CircuitBreakerSpec `json:"circuitBreaker,omitempty"`
+
+	// Filter is a CEL expression over the event (event.provider,
+	// event.type, event.headers, event.body, ...; docs/api.md, "Filters")
+	// that decides whether this target receives it: false drops it for
+	// this target, counted in status as dropped. An expression that does
+	// not compile, or whose worst case costs too much, is refused when the
+	// endpoint is applied. Unset: every event.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Filter string `json:"filter,omitempty"`
+
+	// Format of the request to the target. Raw (the default) forwards the
+	// provider's request: its body and headers. CloudEvents sends the same
+	// body as a CloudEvents 1.0 binary-mode message: ce-specversion, ce-id
+	// (the event's id), ce-source (the endpoint), ce-type (the provider's
+	// event type, or the provider's name), ce-time (when it was received).
+	// +optional
+	// +kubebuilder:validation:Enum=Raw;CloudEvents
+	Format TargetFormat `json:"format,omitempty"`
 }
+
+// TargetFormat is how events are sent to a target.
+type TargetFormat string
+
+const (
+	FormatRaw         TargetFormat = "Raw"
+	FormatCloudEvents TargetFormat = "CloudEvents"
+)
+
+// TargetLimits bound what the receivers send to one target, all replicas
+// together: each live receiver replica takes an equal share (see
+// docs/operations.md, "Protecting a target").
+type TargetLimits struct {
+	// RequestsPerSecond is the most delivery attempts per second.
+	// Unlimited when unset.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	RequestsPerSecond *int32 `json:"requestsPerSecond,omitempty"`
+
+	// MaxConcurrency is the most attempts in flight at once. Defaults to
+	// the receiver's --delivery-concurrency per replica.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1024
+	MaxConcurrency *int32 `json:"maxConcurrency,omitempty"`
+}
+
+// CircuitBreakerSpec opens a target's circuit after consecutive failures
+// (connection failures, timeouts, 5xx and 429 answers; other 4xx answers
+// blame the event, not the target) or a failure ratio. While it is open no
+// event is sent to the target and none uses an attempt; after openFor one
+// receiver sends one event as a probe (half-open): success closes the
+// circuit, failure opens it again.
+// +kubebuilder:validation:XValidation:rule="!has(self.failureRatio) || has(self.minRequests)",message="circuitBreaker.failureRatio needs circuitBreaker.minRequests"
+type CircuitBreakerSpec struct {
+	// Disabled turns the circuit breaker off: every event is attempted
+	// on its own schedule.
+	// +optional
+	Disabled bool `json:"disabled,omitempty"`
+
+	// ConsecutiveFailures opens the circuit. Defaults to 10.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	ConsecutiveFailures *int32 `json:"consecutiveFailures,omitempty"`
+
+	// FailureRatio, in percent, of the last minRequests attempts (on one
+	// receiver replica) opens the circuit. Unset: only consecutive
+	// failures do.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	FailureRatio *int32 `json:"failureRatio,omitempty"`
+
+	// MinRequests is the window of attempts the failure ratio is taken over.
+	// +optional
+	// +kubebuilder:validation:Minimum=2
+	// +kubebuilder:validation:Maximum=1000
+	MinRequests *int32 `json:"minRequests,omitempty"`
+
+	// OpenFor is how long the circuit stays open before a probe. Defaults
+	// to 30s.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('1h')",message="circuitBreaker.openFor must be between 1s and 1h"
+	OpenFor *metav1.Duration `json:"openFor,omitempty"`
+}
+
+// CircuitState is a target's circuit: Closed (delivering), Open (holding
+// events) or HalfOpen (one probe in flight).
+type CircuitState string
+
+const (
+	CircuitClosed   CircuitState = "Closed"
+	CircuitOpen     CircuitState = "Open"
+	CircuitHalfOpen CircuitState = "HalfOpen"
+)
 
 // ServiceTarget is an HTTP Service in the endpoint's namespace.
 type ServiceTarget struct {
@@ -650,6 +785,46 @@ type WebhookEndpointStatus struct {
 	// Route names the object that exposes the endpoint.
 	// +optional
 	Route *RouteStatus `json:"route,omitempty"`
+
+	// Targets is each target's deliveries and circuit. status.deliveries
+	// and lastFailure are their totals and latest.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Targets []TargetStatus `json:"targets,omitempty"`
+}
+
+// TargetStatus is what happened to one target's events.
+type TargetStatus struct {
+	// Name of the target.
+	Name string `json:"name"`
+	// Service it delivers to.
+	Service string `json:"service"`
+	// Circuit is Closed, Open (events held, no attempts used) or HalfOpen.
+	// +optional
+	Circuit CircuitState `json:"circuit,omitempty"`
+	// CircuitReason is why the circuit last opened, e.g. HTTP503.
+	// +optional
+	CircuitReason string `json:"circuitReason,omitempty"`
+	// CircuitChangedTime is when the circuit last changed.
+	// +optional
+	CircuitChangedTime *metav1.Time `json:"circuitChangedTime,omitempty"`
+	// NextProbeTime is when an open circuit is probed.
+	// +optional
+	NextProbeTime *metav1.Time `json:"nextProbeTime,omitempty"`
+	// ThrottledUntil is set while the target asked (429 or 503) to be
+	// left alone: no attempt is sent before it.
+	// +optional
+	ThrottledUntil *metav1.Time `json:"throttledUntil,omitempty"`
+	// Deliveries counts this target's events; received is those routed to it.
+	// +optional
+	Deliveries *DeliveryCounters `json:"deliveries,omitempty"`
+	// LastDeliveryTime is when an event was last delivered to this target.
+	// +optional
+	LastDeliveryTime *metav1.Time `json:"lastDeliveryTime,omitempty"`
+	// LastFailure is this target's last failed attempt.
+	// +optional
+	LastFailure *DeliveryFailure `json:"lastFailure,omitempty"`
 }
 
 // SecretStatus is the state of a managed signing key.
@@ -758,6 +933,7 @@ type DeliveryFailure struct {
 // +kubebuilder:printcolumn:name="Delivered",type=integer,JSONPath=`.status.deliveries.delivered`
 // +kubebuilder:printcolumn:name="Pending",type=integer,JSONPath=`.status.deliveries.pending`,priority=1
 // +kubebuilder:printcolumn:name="Dead",type=integer,JSONPath=`.status.deliveries.deadLettered`
+// +kubebuilder:printcolumn:name="Open",type=string,JSONPath=`.status.targets[?(@.circuit=="Open")].name`,description="Targets whose circuit is open"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type WebhookEndpoint struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -46,7 +46,8 @@ func runReceiver(args []string) error {
 	dataDir := fs.String("data-dir", "/var/lib/hookgate", "where the embedded JetStream stores events")
 	syncAlways := fs.Bool("jetstream-sync-always", false, "fsync every JetStream write before acknowledging (single-node durability against power loss)")
 	replicas := fs.Int("stream-replicas", 1, "replicas of each stream (3 on an external cluster)")
-	maxBody := fs.Int64("max-body-bytes", ingserver.DefaultMaxBodyBytes, "largest accepted webhook body")
+	maxBody := fs.Int64("max-body-bytes", ingserver.DefaultMaxBodyBytes, "body limit of endpoints that set none (spec.limits.maxBodyBytes), at most 64 MiB")
+	inlineBodyMax := fs.Int64("inline-body-max", queue.DefaultInlineBodyMax, "bodies longer than this are kept in the JetStream object store hookgate-bodies and their event holds a reference; lowered to fit the NATS server's max_payload")
 	clusterDomain := fs.String("cluster-domain", "cluster.local", "cluster DNS suffix used to address target Services")
 	concurrency := fs.Int("delivery-concurrency", 16, "deliveries in flight per endpoint and replica")
 	namespace := fs.String("namespace", "", "watch only this namespace (default: all)")
@@ -111,8 +112,11 @@ func runReceiver(args []string) error {
 	case *natsDomain != "" && !edgeMode:
 		return errors.New("--nats-domain is for edge receivers (--registry=nats): a receiver with the Kubernetes registry makes the layout in its own JetStream")
 	}
-	if *maxBody <= 0 || *maxBody > queue.MaxPayload-(256<<10) {
-		return fmt.Errorf("--max-body-bytes must be between 1 and %d", queue.MaxPayload-(256<<10))
+	if *maxBody <= 0 || *maxBody > queue.MaxBodyBytes {
+		return fmt.Errorf("--max-body-bytes must be between 1 and %d", queue.MaxBodyBytes)
+	}
+	if *inlineBodyMax < 1<<10 || *inlineBodyMax > queue.MaxPayload-queue.MessageHeadroom {
+		return fmt.Errorf("--inline-body-max must be between 1024 and %d", queue.MaxPayload-queue.MessageHeadroom)
 	}
 
 	if err := natsAuth.Load(); err != nil {
@@ -157,19 +161,18 @@ func runReceiver(args []string) error {
 	defer nc.Drain() //nolint:errcheck
 
 	ctx := ctrl.SetupSignalHandler()
-	// A stored event is the body plus headers (up to 64 KiB from the
-	// provider, and ours): keep that much room below the server's limit.
-	// (Known once connected; an edge receiver may start before its server.)
+	// A body above the inline limit is kept in the object store, in
+	// chunks of 128 KiB, and its event holds a reference: the body limit
+	// no longer depends on max_payload, which must only take an event with
+	// a small body and its headers (up to 64 KiB from the provider, and
+	// ours), and a chunk. This holds for an edge receiver too: the object
+	// store's subjects cross the leaf link like the events'. (Known once
+	// connected; an edge receiver may start before its server.)
 	bodyCapOf := func() (int64, error) {
-		bodyCap := nc.MaxPayload() - 80<<10
-		if bodyCap < 64<<10 {
+		if nc.MaxPayload()-queue.MessageHeadroom < 64<<10 {
 			return 0, fmt.Errorf("the NATS server's max_payload (%d bytes) is too small for webhooks", nc.MaxPayload())
 		}
-		if *maxBody > bodyCap {
-			log.Info("Body limit lowered to fit the NATS server's max_payload", "requested", *maxBody, "limit", bodyCap)
-			*maxBody = bodyCap
-		}
-		return bodyCap, nil
+		return queue.MaxBodyBytes, nil
 	}
 	hf := handlerFlags{maxEventsPerEndpoint: *maxEventsPerEndpoint, maxBytesPerEndpoint: *maxBytesPerEndpoint,
 		maxInflight: *maxInflight, maxInflightBytes: *maxInflightBytes, refusalsPerSource: *refusalsPerSource, access: access}
@@ -183,7 +186,7 @@ func runReceiver(args []string) error {
 			maxBody: maxBody, newServer: newServer, probeAddr: *probeAddr, metricsAddr: *metricsAddr})
 	}
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	q, err := openQueueRetrying(openCtx, nc, queue.Options{Replicas: *replicas, MaxStoreBytes: *storeMaxBytes,
+	q, err := openQueueRetrying(openCtx, nc, queue.Options{Replicas: *replicas, MaxStoreBytes: *storeMaxBytes, InlineBodyMax: *inlineBodyMax,
 		MaxEventsPerEndpoint: *maxEventsPerEndpoint, MaxDeadLettersPerEndpoint: *maxDeadPerEndpoint})
 	cancel()
 	if err != nil {

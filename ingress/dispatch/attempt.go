@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/internal/queue"
 )
 
@@ -22,6 +21,8 @@ import (
 // without describing the network behind the target. cause, when set, is the
 // full error for the receiver's own log.
 type attemptError struct {
+	// status is the target's HTTP status; 0 when it gave none.
+	status     int
 	reason     string
 	msg        string
 	retryAfter time.Duration
@@ -45,8 +46,9 @@ func withoutRedirects(c *http.Client) *http.Client {
 	return &cp
 }
 
-func (d *Dispatcher) attempt(ctx context.Context, ep *registry.Endpoint, msg jetstream.Msg, md *jetstream.MsgMetadata, attempt int) *attemptError {
-	base, err := d.Resolver.Resolve(ctx, ep.Key.Namespace, ep.Target)
+func (d *Dispatcher) attempt(ctx context.Context, u *unit, msg jetstream.Msg, md *jetstream.MsgMetadata, attempt int, body []byte) *attemptError {
+	ep, t := u.ep, u.t
+	base, err := d.Resolver.Resolve(ctx, ep.Key.Namespace, *t)
 	if err != nil {
 		return &attemptError{reason: "TargetUnresolved", msg: err.Error()}
 	}
@@ -54,9 +56,9 @@ func (d *Dispatcher) attempt(ctx context.Context, ep *registry.Endpoint, msg jet
 	// dispatcher stops (a rolling restart, a suspension): cutting it off
 	// would hand back an event the target has probably handled already,
 	// and another replica would deliver it again.
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ep.Timeout)
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, base+ep.Target.Path, bytes.NewReader(msg.Data()))
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, base+t.Path, bytes.NewReader(body))
 	if err != nil {
 		return &attemptError{reason: "BadTarget", msg: err.Error()}
 	}
@@ -77,7 +79,7 @@ func (d *Dispatcher) attempt(ctx context.Context, ep *registry.Endpoint, msg jet
 	resp, err := d.client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return &attemptError{reason: "Timeout", msg: fmt.Sprintf("no response within %s", ep.Timeout), cause: err}
+			return &attemptError{reason: "Timeout", msg: fmt.Sprintf("no response within %s", t.Timeout), cause: err}
 		}
 		// The dial error names the address and the errno (refused,
 		// unreachable, no such host): in status that would map the network
@@ -95,6 +97,7 @@ func (d *Dispatcher) attempt(ctx context.Context, ep *registry.Endpoint, msg jet
 		text = fmt.Sprintf("target answered %s; redirects are not followed", resp.Status)
 	}
 	return &attemptError{
+		status:     resp.StatusCode,
 		reason:     "HTTP" + strconv.Itoa(resp.StatusCode),
 		msg:        text,
 		retryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),

@@ -73,7 +73,7 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestRetryAfterFailure(t *testing.T) {
-	ep := &registry.Endpoint{RetryFor: time.Hour, BackoffInitial: time.Second, BackoffMax: 10 * time.Minute}
+	ep := &registry.Target{RetryFor: time.Hour, BackoffInitial: time.Second, BackoffMax: 10 * time.Minute}
 	half := func() float64 { return 0.5 }
 	cases := []struct {
 		name       string

@@ -25,10 +25,11 @@ const maxRetryAfter = time.Hour
 // cost no InProgress at all.
 const slotWait = time.Second
 
-func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jetstream.Msg, pulled time.Time) {
+func (d *Dispatcher) deliver(ctx context.Context, u *unit, msg jetstream.Msg, pulled time.Time) {
+	ep, t := u.ep, u.t
 	// Loggers are made where something is logged: WithValues encodes its
 	// fields at once, and a delivery that succeeds logs nothing by default.
-	epLog := func() logr.Logger { return d.Log.WithValues("endpoint", ep.Name()) }
+	epLog := func() logr.Logger { return d.Log.WithValues("endpoint", ep.Name(), "target", t.Name) }
 	md, err := msg.Metadata()
 	if err != nil {
 		epLog().Error(err, "Reading message metadata failed")
@@ -39,6 +40,12 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 		// Stopping (suspend, shutdown): hand the message back unsent. It
 		// costs no attempt: attempts are Hookgate's count, not JetStream's.
 		_ = msg.Nak()
+		return
+	}
+	// An open circuit or a target that asked for a pause holds the event
+	// without an attempt; a rate limit waits for its turn.
+	probe, held := d.admit(ctx, u, msg)
+	if held {
 		return
 	}
 	// Restart the ack timer if the message waited long for a slot.
@@ -52,8 +59,9 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 	// (its consumer was removed while it waited in backoff, and the new one
 	// offers it as new).
 	if md.NumDelivered > 1 || time.Since(md.Timestamp) > consumerInactive/2 {
-		if failed, err = d.Queue.FailedAttempts(ctx, ep.UID, seq); err != nil {
+		if failed, err = d.Queue.FailedAttempts(ctx, u.key, seq); err != nil {
 			epLog().Error(err, "Reading attempts failed; JetStream will offer the event again")
+			d.unprobe(u, probe)
 			_ = msg.NakWithDelay(time.Second)
 			return
 		}
@@ -64,16 +72,34 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 		return epLog().WithValues("delivery", delivery, "seq", seq, "attempt", attempt)
 	}
 
-	start := time.Now()
-	aerr := d.attempt(ctx, ep, msg, md, attempt)
-	if d.Metrics != nil {
-		d.Metrics.Seconds.Observe(time.Since(start).Seconds())
-	}
-	if ctx.Err() != nil && aerr != nil {
-		// Cut off by a shutdown or suspension: let JetStream offer it
-		// again; this attempt does not count against the target.
-		_ = msg.Nak()
+	// A body stored by reference is read now; one that is gone for good
+	// (its object expired) is dead-lettered at once: no attempt can
+	// deliver it.
+	body, berr := d.Queue.EventBody(ctx, msg.Headers(), msg.Data())
+	if berr != nil && !errors.Is(berr, queue.ErrBodyMissing) {
+		epLog().Error(berr, "Reading the event's body failed; JetStream will offer the event again")
+		d.unprobe(u, probe)
+		_ = msg.NakWithDelay(time.Second)
 		return
+	}
+	var aerr *attemptError
+	if berr != nil {
+		d.unprobe(u, probe)
+		aerr = &attemptError{reason: "BodyMissing", msg: "the event's body is no longer stored", cause: berr}
+	} else {
+		start := time.Now()
+		aerr = d.attempt(ctx, u, msg, md, attempt, body)
+		if d.Metrics != nil {
+			d.Metrics.Seconds.Observe(time.Since(start).Seconds())
+		}
+		if ctx.Err() != nil && aerr != nil {
+			// Cut off by a shutdown or suspension: let JetStream offer it
+			// again; this attempt does not count against the target.
+			d.unprobe(u, probe)
+			_ = msg.Nak()
+			return
+		}
+		d.observe(ctx, u, aerr, probe)
 	}
 	if aerr == nil {
 		// The target has the event: confirm that even while shutting down,
@@ -83,7 +109,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 		// An event that cannot be counted (the tally's leader is being
 		// elected for longer than countWait) is not acknowledged either:
 		// delivered again later, it is counted then (at-least-once).
-		first, counted := d.countOnce(ctx, ep, queue.CounterDelivered, seq, "delivered")
+		first, counted := d.countOnce(ctx, u, queue.CounterDelivered, seq, "delivered")
 		if !counted {
 			_ = msg.NakWithDelay(time.Second)
 			return
@@ -94,13 +120,14 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 			log().Error(err, "Acknowledging delivered event failed; it may be delivered again")
 			return
 		}
-		d.Queue.Acked(ep.UID, seq)
+		d.Queue.Acked(u.key, seq)
 		if first {
-			d.unqueue(ep, msg)
+			d.unqueue(u.key, msg)
 		}
-		d.recordDelivery(ctx, ep.UID, time.Now())
+		_ = d.Queue.ReleaseBody(ctx, msg.Headers())
+		d.recordDelivery(ctx, u.key, time.Now())
 		if failed > 0 {
-			_ = d.Queue.ClearAttempts(ctx, ep.UID, seq)
+			_ = d.Queue.ClearAttempts(ctx, u.key, seq)
 		}
 		if d.Log.V(1).Enabled() {
 			log().V(1).Info("Delivered")
@@ -112,36 +139,37 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 	}
 	now := time.Now()
 	failure := queue.Failure{Time: now, Reason: aerr.reason, Message: aerr.msg, DeliveryID: delivery, Attempt: attempt}
-	delay, last := retryAfterFailure(ep, attempt, now.Sub(md.Timestamp), aerr.retryAfter, rand.Float64)
+	delay, last := retryAfterFailure(t, attempt, now.Sub(md.Timestamp), aerr.retryAfter, rand.Float64)
+	last = last || berr != nil
 	if !last {
 		next := now.Add(delay)
 		failure.NextAttempt = &next
 	}
-	_ = d.Queue.RecordFailure(ctx, ep.UID, failure)
+	_ = d.Queue.RecordFailure(ctx, u.key, failure)
 	if last {
-		if err := d.Queue.DeadLetter(ctx, ep.UID, msg.Data(), msg.Headers(), attempt, aerr.Error()); err != nil {
+		if err := d.Queue.DeadLetter(ctx, u.key, msg.Data(), msg.Headers(), attempt, aerr.Error()); err != nil {
 			// Not stored as a dead letter: keep it in the events stream.
 			log().Error(err, "Dead-lettering failed; will retry")
-			_ = msg.NakWithDelay(ep.BackoffMax)
+			_ = msg.NakWithDelay(t.BackoffMax)
 			return
 		}
 		// Acknowledged even if it could not be counted: offered again, it
 		// would be dead-lettered twice.
-		first, counted := d.countOnce(ctx, ep, queue.CounterDeadLettered, seq, "deadlettered")
+		first, counted := d.countOnce(ctx, u, queue.CounterDeadLettered, seq, "deadlettered")
 		first = first || !counted
 		if err := msg.DoubleAck(ctx); err != nil {
 			log().Error(err, "Acknowledging dead-lettered event failed")
 		} else {
-			d.Queue.Acked(ep.UID, seq)
+			d.Queue.Acked(u.key, seq)
 		}
 		if first {
-			d.unqueue(ep, msg)
+			d.unqueue(u.key, msg)
 		}
-		_ = d.Queue.ClearAttempts(ctx, ep.UID, seq)
+		_ = d.Queue.ClearAttempts(ctx, u.key, seq)
 		log().Info("Dead-lettered event", "reason", aerr.reason, "error", aerr.msg)
 		return
 	}
-	if err := d.Queue.SetFailedAttempts(ctx, ep.UID, seq, attempt); err != nil {
+	if err := d.Queue.SetFailedAttempts(ctx, u.key, seq, attempt); err != nil {
 		// Unrecorded, this attempt would be repeated rather than skipped:
 		// at worst one attempt more than maxAttempts, never one fewer.
 		log().Error(err, "Recording the failed attempt failed")
@@ -149,7 +177,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 	if err := msg.NakWithDelay(delay); err != nil {
 		log().Error(err, "Scheduling retry failed; JetStream will redeliver after AckWait")
 	}
-	d.count(ep, queue.CounterRetries, "retry")
+	d.count(u, queue.CounterRetries, "retry")
 	log().Info("Delivery failed; will retry", "reason", aerr.reason, "error", aerr.msg, "in", delay.String())
 }
 
@@ -157,18 +185,16 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *registry.Endpoint, msg jet
 // whether this was the first time. A failure to count is logged and the
 // event acknowledged all the same: delivering it again to count it would
 // cost the target more than a counter short by one.
-func (d *Dispatcher) countOnce(ctx context.Context, ep *registry.Endpoint, counter string, seq uint64, outcome string) (first, counted bool) {
+func (d *Dispatcher) countOnce(ctx context.Context, u *unit, counter string, seq uint64, outcome string) (first, counted bool) {
 	// Also while shutting down, and through a NATS leader election.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), countWait)
 	defer cancel()
-	first, err := d.Queue.CountFinished(cctx, ep.UID, counter, seq)
+	first, err := d.Queue.CountFinished(cctx, u.key, counter, seq)
 	if err != nil {
-		d.Log.Error(err, "Counting a finished event failed", "endpoint", ep.Name(), "counter", counter)
+		d.Log.Error(err, "Counting a finished event failed", "endpoint", u.ep.Name(), "queue", u.key, "counter", counter)
 		return false, false
 	}
-	if d.Metrics != nil {
-		d.Metrics.Attempts.WithLabelValues(ep.Name(), outcome).Inc()
-	}
+	d.observeOutcome(u, outcome)
 	return first, true
 }
 
@@ -177,19 +203,29 @@ func (d *Dispatcher) countOnce(ctx context.Context, ep *registry.Endpoint, count
 const countWait = 30 * time.Second
 
 // unqueue takes a finished event's body off the endpoint's storage quota.
-func (d *Dispatcher) unqueue(ep *registry.Endpoint, msg jetstream.Msg) {
-	if err := d.Queue.Incr(ep.UID, queue.CounterQueuedBytes, -int64(len(msg.Data()))); err != nil {
+func (d *Dispatcher) unqueue(key string, msg jetstream.Msg) {
+	if err := d.Queue.Incr(key, queue.CounterQueuedBytes, -queue.BodySize(msg.Headers(), msg.Data())); err != nil {
 		d.Log.V(1).Info("Counting queued bytes failed", "error", err.Error())
 	}
 }
 
-func (d *Dispatcher) count(ep *registry.Endpoint, counter, outcome string) {
-	if err := d.Queue.Incr(ep.UID, counter, 1); err != nil {
+func (d *Dispatcher) count(u *unit, counter, outcome string) {
+	if err := d.Queue.Incr(u.key, counter, 1); err != nil {
 		d.Log.V(1).Info("Counting delivery failed", "error", err.Error())
 	}
-	if d.Metrics != nil {
-		d.Metrics.Attempts.WithLabelValues(ep.Name(), outcome).Inc()
+	d.observeOutcome(u, outcome)
+}
+
+// observeOutcome counts an attempt's outcome in the metrics.
+func (d *Dispatcher) observeOutcome(u *unit, outcome string) {
+	if d.Metrics == nil {
+		return
 	}
+	target := ""
+	if u.t != nil {
+		target = u.t.Name
+	}
+	d.Metrics.Attempts.WithLabelValues(u.ep.Name(), target, outcome).Inc()
 }
 
 // retryAfterFailure decides what follows a failed attempt (1-based) at an
@@ -198,7 +234,7 @@ func (d *Dispatcher) count(ep *registry.Endpoint, counter, outcome string) {
 // up). retryAfter is what the target asked for (0: nothing). The final
 // retry is scheduled at the end of the span rather than past it, so an
 // event is retried for RetryFor and no longer.
-func retryAfterFailure(ep *registry.Endpoint, attempt int, age, retryAfter time.Duration, rnd func() float64) (delay time.Duration, last bool) {
+func retryAfterFailure(ep *registry.Target, attempt int, age, retryAfter time.Duration, rnd func() float64) (delay time.Duration, last bool) {
 	if ep.MaxAttempts > 0 && attempt >= ep.MaxAttempts {
 		return 0, true
 	}

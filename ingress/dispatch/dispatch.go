@@ -23,6 +23,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookgate/hookgate/ingress/registry"
@@ -63,10 +64,20 @@ type Dispatcher struct {
 	// IdleAfter is how long a consumer loop that receives nothing, with
 	// nothing of its endpoint stored, runs on. Defaults to 30s.
 	IdleAfter time.Duration
+	// ID names this receiver replica among the others (limits shared
+	// between replicas, the circuit's prober). Defaults to a random one.
+	ID string
+	// Members is the live replicas a target's limits are split between;
+	// nil: Start joins them (Queue's members bucket).
+	Members *queue.Members
 
 	client  *http.Client
 	mu      sync.Mutex
 	runners map[string]*runner
+	// guards is each target's protection on this replica, by queue key
+	// (*guard); states is each target's shared state (*sharedState).
+	guards sync.Map
+	states sync.Map
 	// queued is the last scan: stored events per endpoint UID.
 	queued atomic.Pointer[map[string]uint64]
 	// recorded is when each endpoint's last delivery was last written
@@ -74,10 +85,27 @@ type Dispatcher struct {
 	recorded sync.Map
 }
 
+// unit is what a consumer loop delivers: the events of queue key key, of
+// endpoint ep, to target t, or, with t nil, copied to each of ep's targets
+// (the endpoint's own queue when it fans out).
+type unit struct {
+	key string
+	ep  *registry.Endpoint
+	t   *registry.Target
+}
+
+// timeout is how long one delivery of the unit takes at most.
+func (u *unit) timeout() time.Duration {
+	if u.t == nil {
+		return fanoutTimeout
+	}
+	return u.t.Timeout
+}
+
 type runner struct {
-	// ep is swapped atomically: deliveries read it while sync, holding
+	// u is swapped atomically: deliveries read it while sync, holding
 	// d.mu, may be waiting for this runner to stop.
-	ep     atomic.Pointer[registry.Endpoint]
+	u      atomic.Pointer[unit]
 	cancel context.CancelFunc
 	done   chan struct{}
 	// last is when the loop last received an event (Unix nanoseconds);
@@ -96,6 +124,10 @@ const consumerInactive = 10 * time.Minute
 type Metrics struct {
 	Attempts *prometheus.CounterVec
 	Seconds  prometheus.Histogram
+	// CircuitOpen is 1 while a target's circuit is open; Held counts
+	// events handed back unsent (open, probing, throttled).
+	CircuitOpen *prometheus.GaugeVec
+	Held        *prometheus.CounterVec
 }
 
 // NewMetrics registers dispatcher metrics with reg.
@@ -103,15 +135,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookgate_dispatch_attempts_total",
-			Help: "Delivery attempts by endpoint and outcome (delivered, retry, deadlettered).",
-		}, []string{"endpoint", "outcome"}),
+			Help: "Delivery attempts by endpoint, target and outcome (delivered, retry, deadlettered; routed for the copy to each of several targets).",
+		}, []string{"endpoint", "target", "outcome"}),
 		Seconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "hookgate_dispatch_attempt_seconds",
 			Help:    "Duration of one delivery attempt to a target.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}),
+		CircuitOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hookgate_target_circuit_open",
+			Help: "1 while the target's circuit is open (its events held, no attempts), as this replica sees it.",
+		}, []string{"endpoint", "target"}),
+		Held: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookgate_target_held_total",
+			Help: "Events handed back unsent because their target's circuit was open or being probed, or the target asked for a pause (429/503).",
+		}, []string{"endpoint", "target", "reason"}),
 	}
-	reg.MustRegister(m.Attempts, m.Seconds)
+	reg.MustRegister(m.Attempts, m.Seconds, m.CircuitOpen, m.Held)
 	return m
 }
 
@@ -130,6 +170,21 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		d.IdleAfter = 30 * time.Second
 	}
 	d.client = withoutRedirects(d.Client)
+	if d.ID == "" {
+		d.ID = nuid.Next()
+	}
+	if d.Members == nil {
+		m, err := d.Queue.JoinMembers(ctx, d.ID)
+		if err != nil {
+			// Without it every replica counts itself alone: a shared
+			// limit is then per replica until the next start.
+			d.Log.Error(err, "Joining the receiver replicas failed; target limits apply per replica")
+		}
+		d.Members = m
+	}
+	if err := d.Queue.WatchTargetStates(ctx, d.sawTargetState); err != nil {
+		return fmt.Errorf("watching target circuits: %w", err)
+	}
 	d.mu.Lock()
 	d.runners = map[string]*runner{}
 	d.mu.Unlock()
@@ -149,6 +204,8 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 			d.sync(ctx)
 		case <-resync.C:
 			d.sync(ctx)
+		case <-d.Members.Changed():
+			d.resizeGuards()
 		case <-scan.C:
 			d.scan(ctx)
 			d.wake(ctx)
@@ -166,20 +223,20 @@ func (d *Dispatcher) wake(ctx context.Context) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for uid, n := range *m {
+	for key, n := range *m {
 		if n == 0 {
 			continue
 		}
-		if r, ok := d.runners[uid]; ok {
+		if r, ok := d.runners[key]; ok {
 			select {
 			case <-r.done:
-				delete(d.runners, uid)
+				delete(d.runners, key)
 			default:
 				continue
 			}
 		}
-		if e, ok := d.Registry.ByUID(uid); ok && !e.Suspended && e.Path != "" {
-			d.startLocked(ctx, e)
+		if u, ok := d.unitOf(key); ok {
+			d.startLocked(ctx, u)
 		}
 	}
 }
@@ -199,56 +256,95 @@ func (d *Dispatcher) scan(ctx context.Context) {
 	d.queued.Store(&m)
 }
 
-// stored is how many events of uid the last scan found; unknown (no scan
-// yet) counts as some.
-func (d *Dispatcher) stored(uid string) uint64 {
+// stored is how many events of queue key key the last scan found; unknown
+// (no scan yet) counts as some.
+func (d *Dispatcher) stored(key string) uint64 {
 	m := d.queued.Load()
 	if m == nil {
 		return 1
 	}
-	return (*m)[uid]
+	return (*m)[key]
+}
+
+// unitOf is what a consumer loop of queue key key delivers, if its
+// endpoint is live: the endpoint's own key (its only target, or the copy
+// to each of several), or one target's key.
+func (d *Dispatcher) unitOf(key string) (*unit, bool) {
+	uid, name := queue.SplitTargetKey(key)
+	e, ok := d.Registry.ByUID(uid)
+	if !ok || e.Suspended || e.Path == "" || len(e.Targets) == 0 {
+		return nil, false
+	}
+	if name == "" {
+		if e.Fanout() {
+			return &unit{key: key, ep: e}, true
+		}
+		return &unit{key: key, ep: e, t: e.Targets[0]}, true
+	}
+	for _, t := range e.Targets {
+		// A target's key, or (after the endpoint went from several
+		// targets to one) what was copied to its former key.
+		if t.Name == name {
+			return &unit{key: key, ep: e, t: t}, true
+		}
+	}
+	return nil, false
 }
 
 // NeedLeaderElection is false: every replica delivers.
 func (d *Dispatcher) NeedLeaderElection() bool { return false }
 
 func (d *Dispatcher) sync(ctx context.Context) {
-	want := map[string]*registry.Endpoint{}
+	want := map[string]*unit{}
 	for _, e := range d.Registry.List() {
-		if !e.Suspended && e.Path != "" {
-			want[e.UID] = e
+		if e.Suspended || e.Path == "" || len(e.Targets) == 0 {
+			continue
+		}
+		keys := []string{e.UID}
+		for _, t := range e.Targets {
+			// Also a single target's former key, copied to while the
+			// endpoint had several.
+			keys = append(keys, queue.TargetKey(e.UID, t.Name))
+		}
+		for _, k := range keys {
+			if u, ok := d.unitOf(k); ok {
+				want[k] = u
+			}
 		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for uid, r := range d.runners {
+	for key, r := range d.runners {
 		select {
 		case <-r.done: // stopped idle
-			delete(d.runners, uid)
+			delete(d.runners, key)
 			continue
 		default:
 		}
-		if e, ok := want[uid]; !ok || e.Timeout != r.ep.Load().Timeout {
+		// A new timeout is a new AckWait, and a change between one
+		// target and several a new kind of loop: restart those.
+		if u, ok := want[key]; !ok || u.timeout() != r.u.Load().timeout() || (u.t == nil) != (r.u.Load().t == nil) {
 			r.cancel()
 			<-r.done
-			delete(d.runners, uid)
+			delete(d.runners, key)
 		} else {
-			r.ep.Store(e)
+			r.u.Store(u)
 		}
 	}
-	for uid, e := range want {
-		if _, ok := d.runners[uid]; ok || d.stored(uid) == 0 {
+	for key, u := range want {
+		if _, ok := d.runners[key]; ok || d.stored(key) == 0 {
 			continue
 		}
-		d.startLocked(ctx, e)
+		d.startLocked(ctx, u)
 	}
+	d.resizeGuards()
 }
 
-func (d *Dispatcher) startLocked(ctx context.Context, e *registry.Endpoint) {
+func (d *Dispatcher) startLocked(ctx context.Context, u *unit) {
 	rctx, cancel := context.WithCancel(ctx)
 	r := &runner{cancel: cancel, done: make(chan struct{})}
-	r.ep.Store(e)
-	d.runners[e.UID] = r
+	r.u.Store(u)
+	d.runners[u.key] = r
 	go d.run(rctx, r)
 }
 
@@ -265,7 +361,7 @@ func (d *Dispatcher) stopAll() {
 // run attaches to the endpoint's consumer, retrying while the queue is down.
 func (d *Dispatcher) run(ctx context.Context, r *runner) {
 	defer close(r.done)
-	log := d.Log.WithValues("endpoint", r.ep.Load().Name())
+	log := d.Log.WithValues("endpoint", r.u.Load().ep.Name(), "queue", r.u.Load().key)
 	backoff := time.Second
 	for ctx.Err() == nil {
 		err := d.consume(ctx, r)
@@ -283,26 +379,47 @@ func (d *Dispatcher) run(ctx context.Context, r *runner) {
 }
 
 func (d *Dispatcher) consume(ctx context.Context, r *runner) error {
-	ep := r.ep.Load()
-	cons, err := d.Queue.JS.CreateOrUpdateConsumer(ctx, queue.EventsStream, consumerConfig(ep))
+	u := r.u.Load()
+	cons, err := d.Queue.JS.CreateOrUpdateConsumer(ctx, queue.EventsStream, consumerConfig(u))
 	if err != nil {
 		return fmt.Errorf("ensuring consumer: %w", err)
 	}
-	sem := make(chan struct{}, d.Concurrency)
+	// The target's concurrency, this replica's share of it; a fan-out
+	// loop only copies, bounded by the receiver's own concurrency.
+	slots, batch := newGate(d.Concurrency), d.Concurrency
+	if u.t != nil {
+		g := d.guard(u.key, u.t)
+		slots, batch = g.slots, d.pullBatch(g)
+	}
 	var wg sync.WaitGroup
 	r.last.Store(time.Now().UnixNano())
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
 		pulled := time.Now()
 		r.last.Store(pulled.UnixNano())
 		r.inflight.Add(1)
-		sem <- struct{}{}
+		if slots.getLimit() == 0 {
+			// This replica's share of the target's concurrency is none
+			// (fewer slots than replicas): leave it to the others.
+			r.inflight.Add(-1)
+			_ = msg.NakWithDelay(2 * time.Second)
+			return
+		}
+		if !slots.acquire(ctx) {
+			r.inflight.Add(-1)
+			_ = msg.Nak()
+			return
+		}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; r.inflight.Add(-1); wg.Done() }()
-			d.deliver(ctx, r.ep.Load(), msg, pulled)
+			defer func() { slots.release(); r.inflight.Add(-1); wg.Done() }()
+			if u := r.u.Load(); u.t == nil {
+				d.fanout(ctx, u, msg)
+			} else {
+				d.deliver(ctx, u, msg, pulled)
+			}
 		}()
 	},
-		jetstream.PullMaxMessages(d.Concurrency),
+		jetstream.PullMaxMessages(batch),
 		// A pull lost while a new replicated consumer elects its leader is
 		// noticed after two missed heartbeats: keep that to seconds, not
 		// the default half minute, so a new endpoint's first event is not
@@ -325,7 +442,7 @@ wait:
 			result = errors.New("consumer stopped delivering")
 			break wait
 		case <-idle.C:
-			if r.inflight.Load() == 0 && time.Since(time.Unix(0, r.last.Load())) > d.IdleAfter && d.stored(ep.UID) == 0 {
+			if r.inflight.Load() == 0 && time.Since(time.Unix(0, r.last.Load())) > d.IdleAfter && d.stored(u.key) == 0 {
 				result = errIdle
 				break wait
 			}
@@ -343,18 +460,25 @@ wait:
 // errIdle ends a consumer loop that has nothing to deliver.
 var errIdle = errors.New("idle")
 
-// consumerConfig is the durable consumer of one endpoint's events.
-func consumerConfig(ep *registry.Endpoint) jetstream.ConsumerConfig {
+// consumerConfig is the durable consumer of one queue key's events.
+func consumerConfig(u *unit) jetstream.ConsumerConfig {
+	what := "Deliveries for WebhookEndpoint " + u.ep.Name()
+	switch {
+	case u.t == nil:
+		what = "Copies to the targets of WebhookEndpoint " + u.ep.Name()
+	case u.key != u.ep.UID:
+		what += " to target " + u.t.Name
+	}
 	return jetstream.ConsumerConfig{
-		Durable:       queue.ConsumerName(ep.UID),
-		Description:   "Deliveries for WebhookEndpoint " + ep.Name(),
-		FilterSubject: queue.EventsSubject(ep.UID),
+		Durable:       queue.ConsumerName(u.key),
+		Description:   what,
+		FilterSubject: queue.EventsSubject(u.key),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		// An attempt restarts the ack timer when it starts (InProgress) and
 		// takes at most the timeout; a pulled message may also wait up to
 		// one timeout for a free slot. After that plus a margin the event
 		// is offered again (e.g. to another replica that took over).
-		AckWait: 2*ep.Timeout + 30*time.Second,
+		AckWait: 2*u.timeout() + 30*time.Second,
 		// Nobody pulls from the consumer of an idle endpoint (or of one
 		// deleted while a replica lagged): the server removes it; events,
 		// if any, stay in the work queue for the next one.

@@ -100,9 +100,11 @@ func testEndpoint(uid string) *registry.Endpoint {
 	return &registry.Endpoint{
 		UID: uid, Key: types.NamespacedName{Namespace: "team-a", Name: "ep-" + uid},
 		Path: "/hook/" + uid, Provider: "github",
-		Target:      registry.Target{Service: "sink", Port: 80, Path: "/events"},
-		MaxAttempts: 5, BackoffInitial: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
-		Timeout: 5 * time.Second,
+		Targets: []*registry.Target{{
+			Name: "sink", Key: uid, Service: "sink", Port: 80, Path: "/events",
+			MaxAttempts: 5, BackoffInitial: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
+			Timeout: 5 * time.Second,
+		}},
 	}
 }
 
@@ -171,7 +173,7 @@ func endpointSeen(d *Dispatcher, uid string) *registry.Endpoint {
 	if r == nil {
 		return nil
 	}
-	return r.ep.Load()
+	return r.u.Load().ep
 }
 
 func event(uid, delivery string) *queue.Event {
@@ -388,7 +390,7 @@ func TestDispatcher(t *testing.T) {
 		},
 	}, {
 		name:     "a target that always fails gets MaxAttempts attempts and the event is dead-lettered",
-		endpoint: func(ep *registry.Endpoint) { ep.MaxAttempts = 3 },
+		endpoint: func(ep *registry.Endpoint) { ep.Targets[0].MaxAttempts = 3 },
 		respond: func(_ int, w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(http.StatusInternalServerError)
 		},
@@ -441,11 +443,12 @@ func TestDispatcher(t *testing.T) {
 	}, {
 		name: "with no attempt limit, an event is retried for RetryFor and then dead-lettered",
 		endpoint: func(ep *registry.Endpoint) {
-			ep.MaxAttempts, ep.RetryFor = 0, 600*time.Millisecond
-			ep.BackoffInitial, ep.BackoffMax = 100*time.Millisecond, 200*time.Millisecond
+			ep.Targets[0].MaxAttempts, ep.Targets[0].RetryFor = 0, 600*time.Millisecond
+			ep.Targets[0].BackoffInitial, ep.Targets[0].BackoffMax = 100*time.Millisecond, 200*time.Millisecond
 		},
 		respond: func(_ int, w http.ResponseWriter, _ *http.Request) {
-			w.WriteHeader(http.StatusServiceUnavailable)
+			// 500, not 503: a 503 also pauses the target (throttle).
+			w.WriteHeader(http.StatusInternalServerError)
 		},
 		deadLetters: true,
 		check: func(t *testing.T, q *queue.Queue, ep *registry.Endpoint, ev *queue.Event, calls []call) {
@@ -469,7 +472,7 @@ func TestDispatcher(t *testing.T) {
 		},
 	}, {
 		name:     "a target slower than the timeout counts as a failed attempt with reason Timeout",
-		endpoint: func(ep *registry.Endpoint) { ep.Timeout = 250 * time.Millisecond },
+		endpoint: func(ep *registry.Endpoint) { ep.Targets[0].Timeout = 250 * time.Millisecond },
 		respond: func(n int, w http.ResponseWriter, r *http.Request) {
 			if n == 1 {
 				select {
@@ -645,14 +648,16 @@ func TestPolicyChangeAppliesWithoutRestartingTheConsumer(t *testing.T) {
 	})
 	reg := registry.New()
 	ep := testEndpoint("policy")
-	ep.MaxAttempts = 5
+	ep.Targets[0].MaxAttempts = 5
 	reg.Upsert(ep)
 	d := startDispatcher(t, q, reg, tg)
 	enqueue(t, q, event(ep.UID, "d-0"))
 	countersReach(t, q, ep.UID, queue.Counters{Received: 1, Delivered: 1})
 
 	changed := *ep
-	changed.MaxAttempts = 2
+	tgt := *ep.Targets[0]
+	tgt.MaxAttempts = 2
+	changed.Targets = []*registry.Target{&tgt}
 	changed.Generation++
 	reg.Upsert(&changed)
 	eventually(t, 10*time.Second, func() error {
@@ -755,7 +760,7 @@ func TestStoppingAndResumingUsesNoAttempts(t *testing.T) {
 	})
 	reg := registry.New()
 	ep := testEndpoint("cycles")
-	ep.MaxAttempts = 2
+	ep.Targets[0].MaxAttempts = 2
 	reg.Upsert(ep)
 	const n = 12
 	for i := range n {
@@ -826,7 +831,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 				})
 				reg := registry.New()
 				ep := testEndpoint("redirected")
-				ep.MaxAttempts = 2
+				ep.Targets[0].MaxAttempts = 2
 				reg.Upsert(ep)
 				enqueue(t, q, event(ep.UID, "d-1"))
 				startDispatcher(t, q, reg, tg, cl.set)
@@ -882,7 +887,7 @@ func TestConnectionFailuresDoNotDescribeTheNetwork(t *testing.T) {
 	tg := newTarget(t, ok)
 	reg := registry.New()
 	ep := testEndpoint("refused")
-	ep.MaxAttempts = 1
+	ep.Targets[0].MaxAttempts = 1
 	reg.Upsert(ep)
 	enqueue(t, q, event(ep.UID, "d-1"))
 	startDispatcher(t, q, reg, tg, func(d *Dispatcher) { d.Resolver = fixedResolver{"http://" + closed} })

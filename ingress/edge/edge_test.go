@@ -107,7 +107,7 @@ func TestAnEdgeReceiverStoresThroughTheLeafLinkAndAnswers503WhileItIsDown(t *tes
 	ep := &hookv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "gh", UID: "uid-edge", Generation: 1}}
 	ep.Spec.Provider = hookv1.ProviderGitHub
 	ep.Spec.SecretRef = &hookv1.SecretKeyRef{Name: "signing"}
-	ep.Spec.Target.Service = hookv1.ServiceTarget{Name: "ci", Port: 8080}
+	ep.Spec.Target = &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "ci", Port: 8080}}
 	ep.Status.WebhookPath = "/hook/0123456789abcdef0123456789abcdef"
 	keys := map[string][]byte{keyring.MirrorCurrent: secret}
 	bucket, err := queue.OpenEdgeRegistry(ctx, hubNC)

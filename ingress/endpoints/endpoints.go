@@ -38,6 +38,7 @@ import (
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/ingress/verify"
 	"github.com/hookgate/hookgate/internal/keyring"
+	"github.com/hookgate/hookgate/internal/queue"
 )
 
 // uidIndex indexes WebhookEndpoints by UID, to find a key mirror's endpoint.
@@ -214,26 +215,17 @@ func CompileWith(ep *hookv1.WebhookEndpoint, ref *hookv1.ProviderInfo) (*registr
 	s := &ep.Spec
 	info, infoErr := endpointProvider(s, ref)
 	e := &registry.Endpoint{
-		UID:        string(ep.UID),
-		Key:        client.ObjectKeyFromObject(ep),
-		Generation: ep.Generation,
-		Path:       ep.Status.WebhookPath,
-		Provider:   string(info.Name),
-		Target: registry.Target{
-			Service: s.Target.Service.Name,
-			Port:    s.Target.Service.Port,
-			Path:    s.Target.Service.GetPath(),
-		},
+		UID:             string(ep.UID),
+		Key:             client.ObjectKeyFromObject(ep),
+		Generation:      ep.Generation,
+		Path:            ep.Status.WebhookPath,
+		Provider:        string(info.Name),
+		Targets:         compileTargets(string(ep.UID), s),
 		DedupeWindow:    s.Dedupe.GetWindow(),
 		MaxBodyBytes:    s.Limits.GetMaxBodyBytes(),
 		MaxQueuedEvents: s.Limits.GetMaxQueuedEvents(),
 		HandshakeMethod: handshakeMethod(info),
 		MaxQueuedBytes:  s.Limits.GetMaxQueuedBytes(),
-		MaxAttempts:     s.Delivery.GetMaxAttempts(),
-		RetryFor:        s.Delivery.GetRetryFor(),
-		BackoffInitial:  s.Delivery.Backoff.GetInitial(),
-		BackoffMax:      s.Delivery.Backoff.GetMax(),
-		Timeout:         s.Delivery.GetTimeout(),
 		Suspended:       s.Suspend,
 	}
 	if s.Provider.CapturesHandshakeSecret() {
@@ -265,6 +257,42 @@ func CompileWith(ep *hookv1.WebhookEndpoint, ref *hookv1.ProviderInfo) (*registr
 	}
 	e.Verifier = v
 	return e, nil
+}
+
+// compileTargets is the endpoint's targets with their policies: its only
+// target delivers from the endpoint's own queue key (its UID), each of
+// several from its own.
+func compileTargets(uid string, s *hookv1.WebhookEndpointSpec) []*registry.Target {
+	specs := s.DeliveryTargets()
+	out := make([]*registry.Target, 0, len(specs))
+	for _, t := range specs {
+		d := s.TargetDelivery(t)
+		key := uid
+		if len(specs) > 1 {
+			key = queue.TargetKey(uid, t.Name)
+		}
+		rt := &registry.Target{
+			Name:              t.Name,
+			Key:               key,
+			Service:           t.Service.Name,
+			Port:              t.Service.Port,
+			Path:              t.Service.GetPath(),
+			MaxAttempts:       d.GetMaxAttempts(),
+			RetryFor:          d.GetRetryFor(),
+			BackoffInitial:    d.Backoff.GetInitial(),
+			BackoffMax:        d.Backoff.GetMax(),
+			Timeout:           d.GetTimeout(),
+			RequestsPerSecond: t.Limits.GetRequestsPerSecond(),
+			MaxConcurrency:    t.Limits.GetMaxConcurrency(),
+		}
+		if cb := t.CircuitBreaker; cb.Enabled() {
+			ratio, window := cb.GetFailureRatio()
+			rt.Breaker = registry.Breaker{Enabled: true, ConsecutiveFailures: cb.GetConsecutiveFailures(),
+				FailureRatio: ratio, Window: window, OpenFor: cb.GetOpenFor()}
+		}
+		out = append(out, rt)
+	}
+	return out
 }
 
 // newVerifier builds the endpoint's verifier; publicURL is status.url,

@@ -36,7 +36,7 @@ func TestEveryProviderInTheCRDHasAVerifier(t *testing.T) {
 		t.Run(p, func(t *testing.T) {
 			ep := &hookv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "e", UID: "u"}}
 			ep.Spec.Provider = hookv1.Provider(p)
-			ep.Spec.Target.Service = hookv1.ServiceTarget{Name: "t", Port: 80}
+			ep.Spec.Target = &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "t", Port: 80}}
 			if p == string(hookv1.ProviderGenericHMAC) {
 				ep.Spec.GenericHMAC = &hookv1.GenericHMACSpec{}
 			}
@@ -64,7 +64,7 @@ func TestEveryProviderInTheCRDHasAVerifier(t *testing.T) {
 func TestCompileCarriesTheDeliveryPolicyAndLimits(t *testing.T) {
 	ep := &hookv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "e", UID: "u"}}
 	ep.Spec.Provider = hookv1.ProviderGitHub
-	ep.Spec.Target.Service = hookv1.ServiceTarget{Name: "t", Port: 80}
+	ep.Spec.Target = &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "t", Port: 80}}
 	ep.Spec.SourceRanges = []string{"192.0.2.7/24"}
 	rps, maxBody := int32(5), int64(4096)
 	ep.Spec.Limits = hookv1.LimitsSpec{RequestsPerSecond: &rps, MaxBodyBytes: &maxBody}
@@ -76,10 +76,11 @@ func TestCompileCarriesTheDeliveryPolicyAndLimits(t *testing.T) {
 	if e.SourceRanges[0].String() != "192.0.2.0/24" {
 		t.Fatalf("source range not masked: %s", e.SourceRanges[0])
 	}
-	if e.Limiter == nil || e.Limiter.Burst() != 5 || e.MaxBodyBytes != 4096 || e.Timeout != 3*time.Second {
+	if e.Limiter == nil || e.Limiter.Burst() != 5 || e.MaxBodyBytes != 4096 || e.Targets[0].Timeout != 3*time.Second {
 		t.Fatalf("limits not carried: %+v", e)
 	}
-	if e.MaxAttempts != 0 || e.RetryFor != hookv1.DefaultRetryFor || e.BackoffMax != hookv1.DefaultBackoffMax || e.DedupeWindow != hookv1.DefaultDedupeWindow || e.Target.Path != "/" {
+	if tg := e.Targets[0]; tg.MaxAttempts != 0 || tg.RetryFor != hookv1.DefaultRetryFor || tg.BackoffMax != hookv1.DefaultBackoffMax || e.DedupeWindow != hookv1.DefaultDedupeWindow || tg.Path != "/" || tg.Key != string(ep.UID) ||
+		!tg.Breaker.Enabled || tg.Breaker.ConsecutiveFailures != hookv1.DefaultCircuitConsecutiveFailures || tg.RequestsPerSecond != 0 {
 		t.Fatalf("defaults not applied: %+v", e)
 	}
 }

@@ -33,7 +33,7 @@ func TestCompilePlumbsSpecEventGrid(t *testing.T) {
 	answer := func(eg *hookv1.EventGridSpec) (string, error) {
 		ep := &hookv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "e", UID: "u"}}
 		ep.Spec.Provider = "azure-eventgrid"
-		ep.Spec.Target.Service = hookv1.ServiceTarget{Name: "t", Port: 80}
+		ep.Spec.Target = &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "t", Port: 80}}
 		ep.Spec.JWT = &hookv1.JWTSpec{Issuer: iss, Audiences: []string{aud}, Keys: []string{string(pub)}}
 		ep.Spec.EventGrid = eg
 		e, err := Compile(ep)
@@ -56,7 +56,7 @@ func TestCompilePlumbsSpecEventGrid(t *testing.T) {
 	}
 	ep := &hookv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "e", UID: "u"}}
 	ep.Spec.Provider = "google-pubsub"
-	ep.Spec.Target.Service = hookv1.ServiceTarget{Name: "t", Port: 80}
+	ep.Spec.Target = &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "t", Port: 80}}
 	ep.Spec.JWT = &hookv1.JWTSpec{Audiences: []string{aud}}
 	ep.Spec.EventGrid = &hookv1.EventGridSpec{Validation: hookv1.EventGridValidationURL}
 	if _, err := Compile(ep); err == nil || !strings.Contains(err.Error(), "spec.eventGrid") {

@@ -201,7 +201,7 @@ func routedEndpoint(t *testing.T, ns string) *hookv1.WebhookEndpoint {
 	ep := &hookv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "gh"}}
 	ep.Spec.Provider = hookv1.ProviderGitHub
 	ep.Spec.SecretRef = &hookv1.SecretKeyRef{Name: "signing"}
-	ep.Spec.Target.Service = hookv1.ServiceTarget{Name: "t", Port: 80}
+	ep.Spec.Target = &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "t", Port: 80}}
 	if err := admin.Create(ctx, ep); err != nil {
 		t.Fatal(err)
 	}

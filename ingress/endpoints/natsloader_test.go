@@ -21,7 +21,7 @@ func edgeEndpoint(name, uid string) *hookv1.WebhookEndpoint {
 	ep := &hookv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name, UID: types.UID(uid), Generation: 1}}
 	ep.Spec.Provider = hookv1.ProviderGitHub
 	ep.Spec.SecretRef = &hookv1.SecretKeyRef{Name: "signing"}
-	ep.Spec.Target.Service = hookv1.ServiceTarget{Name: "ci", Port: 8080}
+	ep.Spec.Target = &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "ci", Port: 8080}}
 	ep.Status.WebhookPath = "/hook/" + uid
 	// Status the registry never reads: it must not reach the entry.
 	ep.Status.Conditions = []metav1.Condition{{Type: hookv1.ConditionReady, Status: metav1.ConditionTrue}}

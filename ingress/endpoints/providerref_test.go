@@ -61,7 +61,7 @@ func TestTheLoaderVerifiesWithTheReferencedWebhookProvider(t *testing.T) {
 	ep := &hookv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme"}}
 	ep.Spec.ProviderRef = &hookv1.ProviderReference{Name: name}
 	ep.Spec.SecretRef = &hookv1.SecretKeyRef{Name: "signing"}
-	ep.Spec.Target.Service = hookv1.ServiceTarget{Name: "t", Port: 80}
+	ep.Spec.Target = &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "t", Port: 80}}
 	if err := admin.Create(ctx, ep); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestTheBuilderTakesTheProviderFromItsReader(t *testing.T) {
 	ep := &hookv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "e", UID: "u"}}
 	ep.Spec.ProviderRef = &hookv1.ProviderReference{Name: "acme"}
 	ep.Spec.SecretRef = &hookv1.SecretKeyRef{Name: "s"}
-	ep.Spec.Target.Service = hookv1.ServiceTarget{Name: "t", Port: 80}
+	ep.Spec.Target = &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "t", Port: 80}}
 	ep.Status.WebhookPath = "/hook/abc"
 	key := []byte("k")
 	mirrorData := func(context.Context) (map[string][]byte, bool, error) {

@@ -79,7 +79,7 @@ func routedEndpointNamed(t *testing.T, ns, name string) *hookv1.WebhookEndpoint 
 	ep := &hookv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	ep.Spec.Provider = hookv1.ProviderGitHub
 	ep.Spec.SecretRef = &hookv1.SecretKeyRef{Name: name}
-	ep.Spec.Target.Service = hookv1.ServiceTarget{Name: "t", Port: 80}
+	ep.Spec.Target = &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "t", Port: 80}}
 	if err := admin.Create(ctx, ep); err != nil {
 		t.Fatal(err)
 	}

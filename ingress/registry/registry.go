@@ -57,15 +57,10 @@ type Endpoint struct {
 	// MaxQueuedEvents and MaxQueuedBytes are the endpoint's storage quota.
 	MaxQueuedEvents, MaxQueuedBytes int64
 
-	Target Target
-	// MaxAttempts bounds the attempts at an event (0: only RetryFor does);
-	// RetryFor is how long after it was stored an event is retried.
-	MaxAttempts    int
-	RetryFor       time.Duration
-	BackoffInitial time.Duration
-	BackoffMax     time.Duration
-	Timeout        time.Duration
-	Suspended      bool
+	// Targets receive the endpoint's events: one, delivered from the
+	// endpoint's own queue, or several, each fed a copy (Fanout).
+	Targets   []*Target
+	Suspended bool
 
 	// name is Key.String(), made once by Upsert: every request logs it.
 	name string
@@ -89,11 +84,54 @@ func (e *Endpoint) ValidKeys(now time.Time) [][]byte {
 	return append(append(out, e.Keys...), e.PreviousKey)
 }
 
-// Target is the Service an endpoint delivers to.
+// Target is a Service an endpoint delivers to, and its delivery policy.
 type Target struct {
+	// Name is the target's name (spec.targets[].name).
+	Name string
+	// Key is the target's queue key: the endpoint's UID for its only
+	// target, queue.TargetKey(uid, name) for one of several.
+	Key     string
 	Service string
 	Port    int32
 	Path    string
+
+	// MaxAttempts bounds the attempts at an event (0: only RetryFor does);
+	// RetryFor is how long after it was stored an event is retried.
+	MaxAttempts    int
+	RetryFor       time.Duration
+	BackoffInitial time.Duration
+	BackoffMax     time.Duration
+	Timeout        time.Duration
+
+	// RequestsPerSecond and MaxConcurrency (0: unlimited) are counted
+	// across all receiver replicas.
+	RequestsPerSecond int
+	MaxConcurrency    int
+	Breaker           Breaker
+}
+
+// Breaker is a target's circuit breaker policy.
+type Breaker struct {
+	Enabled             bool
+	ConsecutiveFailures int
+	// FailureRatio over the last Window attempts (0: not used).
+	FailureRatio float64
+	Window       int
+	OpenFor      time.Duration
+}
+
+// Fanout reports whether the endpoint's events are copied to several
+// targets rather than delivered from its own queue.
+func (e *Endpoint) Fanout() bool { return len(e.Targets) > 1 }
+
+// TargetByKey returns the endpoint's target with queue key key.
+func (e *Endpoint) TargetByKey(key string) (*Target, bool) {
+	for _, t := range e.Targets {
+		if t.Key == key {
+			return t, true
+		}
+	}
+	return nil, false
 }
 
 // Allowed reports whether addr may call this endpoint.

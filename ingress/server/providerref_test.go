@@ -33,7 +33,7 @@ func TestAWebhookProviderEndpointAcceptsRequestsSignedPerItsRecipe(t *testing.T)
 	ep.Spec = hookv1.WebhookEndpointSpec{
 		ProviderRef: &hookv1.ProviderReference{Name: "acme"},
 		SecretRef:   &hookv1.SecretKeyRef{Name: "s"},
-		Target:      hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "t", Port: 80}},
+		Target:      &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "t", Port: 80}},
 	}
 	ep.Status.WebhookPath = hookPath
 	e, err := endpoints.CompileWith(ep, &info)

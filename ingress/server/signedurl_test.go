@@ -30,7 +30,7 @@ func urlSigningEndpoint(t *testing.T, provider hookv1.Provider, key []byte, sign
 		Provider:  provider,
 		SecretRef: &hookv1.SecretKeyRef{Name: "s"},
 		SignedURL: signedURL,
-		Target:    hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "t", Port: 80}},
+		Target:    &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "t", Port: 80}},
 	}
 	ep.Status.WebhookPath, ep.Status.URL = hookPath, statusURL
 	e, err := endpoints.Compile(ep)

@@ -35,8 +35,10 @@ type EmbeddedOptions struct {
 	ServerName string
 }
 
-// MaxPayload is the largest NATS message the embedded server accepts. Body
-// limits on endpoints must stay below it, leaving room for headers.
+// MaxPayload is the largest NATS message the embedded server accepts. An
+// inline body (Options.InlineBodyMax) and its headers must fit in it; a
+// larger body is stored by reference, in chunks (bodies.go), so endpoint
+// body limits (up to MaxBodyBytes) do not depend on it.
 const MaxPayload = 8 << 20
 
 // StartEmbedded starts a JetStream server with file storage and waits until

@@ -72,9 +72,22 @@ type Options struct {
 	// of one endpoint's queued events and dead letters. Default to
 	// DefaultMaxEventsPerEndpoint and DefaultMaxDeadLettersPerEndpoint.
 	MaxEventsPerEndpoint, MaxDeadLettersPerEndpoint int64
-	// MaxStoreBytes bounds the events and dead-letter streams together
-	// (0: only the server's own store limit). Keep it below the volume.
+	// MaxStoreBytes bounds the events and dead-letter streams and the
+	// bodies bucket together (0: only the server's own store limit). Keep
+	// it below the volume.
 	MaxStoreBytes int64
+	// InlineBodyMax is the longest body stored inside its event; longer
+	// ones go to the bodies bucket, and the event holds a reference (see
+	// bodies.go). Defaults to DefaultInlineBodyMax; never more than the
+	// server's max_payload less MessageHeadroom.
+	InlineBodyMax int64
+	// BodyMaxAge is the bodies bucket's MaxAge, the longest an object
+	// outlives its event when nothing removed it. Defaults to
+	// DeadLetterMaxAge plus DefaultBodyRetentionMargin: it must exceed
+	// the longest an event waits in the queue (a suspended endpoint's wait
+	// included) plus DeadLetterMaxAge, or a body may age out before its
+	// event is delivered.
+	BodyMaxAge time.Duration
 }
 
 func (o *Options) defaults() {
@@ -99,6 +112,12 @@ func (o *Options) defaults() {
 	if o.MaxDeadLettersPerEndpoint <= 0 {
 		o.MaxDeadLettersPerEndpoint = DefaultMaxDeadLettersPerEndpoint
 	}
+	if o.InlineBodyMax <= 0 {
+		o.InlineBodyMax = DefaultInlineBodyMax
+	}
+	if o.BodyMaxAge <= 0 {
+		o.BodyMaxAge = o.DeadLetterMaxAge + DefaultBodyRetentionMargin
+	}
 }
 
 // Queue is a connection to the JetStream layout.
@@ -110,6 +129,8 @@ type Queue struct {
 	attempts jetstream.KeyValue
 	counters *counterBatch
 	tally    *tally
+	// bodies is the bucket of bodies stored by reference.
+	bodies bodyStore
 }
 
 // Open ensures the streams and buckets exist on nc and returns a Queue.
@@ -175,6 +196,9 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 		Duplicates:        2 * time.Minute,
 	}}
 	opts.streamLimits(&streams[0], &streams[1])
+	// Bodies above InlineBodyMax, by reference (bodies.go).
+	streams = append(streams, opts.bodiesStream())
+	opts.bodyLimits(&streams[0], &streams[1], &streams[len(streams)-1])
 	for _, cfg := range streams {
 		if err := ensureStream(ctx, js, cfg); err != nil {
 			return nil, err
@@ -198,6 +222,9 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 		TTL: 30 * 24 * time.Hour,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := q.bodies.open(ctx, js); err != nil {
 		return nil, err
 	}
 	return q, nil
@@ -234,6 +261,12 @@ func attach(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Opt
 	if q.attempts, err = js.KeyValue(ctx, AttemptsBucket); err != nil {
 		return nil, fmt.Errorf("opening bucket %s%s: %w", AttemptsBucket, where, err)
 	}
+	// Receivers of an older version made no bodies bucket: it is opened
+	// on first use instead (until it exists, a body above InlineBodyMax
+	// cannot be stored).
+	if err := q.bodies.open(ctx, js); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("%w%s", err, where)
+	}
 	return q, nil
 }
 
@@ -255,15 +288,18 @@ var StatusSubjects = []string{CounterSubjectsFilter, tallyPrefix + "*"}
 
 // UIDFromCounterSubject returns the endpoint UID of a counter or tally
 // subject.
+// A target's own key (TargetKey) gives its endpoint's UID.
 func UIDFromCounterSubject(subject string) (string, bool) {
-	if uid, ok := strings.CutPrefix(subject, tallyPrefix); ok {
-		return uid, uid != "" && !strings.Contains(uid, ".")
+	if key, ok := strings.CutPrefix(subject, tallyPrefix); ok {
+		uid, _ := SplitTargetKey(key)
+		return uid, uid != "" && !strings.Contains(key, ".")
 	}
 	rest, ok := strings.CutPrefix(subject, countersPrefix)
 	if !ok {
 		return "", false
 	}
-	uid, _, ok := strings.Cut(rest, ".")
+	key, _, ok := strings.Cut(rest, ".")
+	uid, _ := SplitTargetKey(key)
 	return uid, ok && uid != ""
 }
 
@@ -343,11 +379,29 @@ func (q *Queue) Enqueue(ctx context.Context, ev *Event, window time.Duration) (E
 }
 
 func (q *Queue) enqueue(ctx context.Context, ev *Event, window time.Duration) (EnqueueResult, error) {
+	msg := eventMsg(ev)
+	// A large body is stored first, so that an acknowledged event's body
+	// is durable too; an event that is then not stored (refused, or a
+	// duplicate) takes its object with it. One whose publish may have
+	// been stored (a timeout) keeps it: the bucket's MaxAge removes it if
+	// not.
+	var ref *bodyRef
+	if int64(len(ev.Body)) > q.inlineMax() {
+		var err error
+		if ref, err = q.putBody(ctx, ev.EndpointUID, ev.Body); err != nil {
+			return EnqueueResult{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		ref.setOn(msg.Header)
+		msg.Data = nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, q.opts.PublishTimeout)
 	defer cancel()
 	if ev.DeliveryID == "" {
-		ack, err := q.JS.PublishMsg(ctx, eventMsg(ev))
+		ack, err := q.JS.PublishMsg(ctx, msg)
 		if err != nil {
+			if notStored(err) {
+				q.dropUnstoredBody(ctx, ref)
+			}
 			return EnqueueResult{}, fmt.Errorf("%w: storing event: %v", ErrUnavailable, err)
 		}
 		return EnqueueResult{Sequence: ack.Sequence}, nil
@@ -358,12 +412,20 @@ func (q *Queue) enqueue(ctx context.Context, ev *Event, window time.Duration) (E
 	window = max(window, time.Second) // the smallest TTL JetStream takes
 	key := dedupeKey(ev.EndpointUID, ev.DeliveryID)
 	seen := seenPrefix + key
-	ack, err := q.publishEvent(ctx, ev, key, seen)
+	ack, err := q.publishEvent(ctx, msg, key, seen)
 	if isWrongLastSequence(err) {
+		q.dropUnstoredBody(ctx, ref)
 		return EnqueueResult{Duplicate: true}, nil
 	}
 	if err != nil {
+		if notStored(err) {
+			q.dropUnstoredBody(ctx, ref)
+		}
 		return EnqueueResult{}, fmt.Errorf("%w: storing event: %v", ErrUnavailable, err)
+	}
+	if ack.Duplicate {
+		// The first copy is stored, with its own body object.
+		q.dropUnstoredBody(ctx, ref)
 	}
 	// The event is stored. A duplicate the stream's window caught gets its
 	// marker too, in case the first copy's marker was the write lost.
@@ -391,12 +453,12 @@ func isWrongLastSequence(err error) bool {
 // as a duplicate.
 const errCodeMsgIDInProcess = 10158
 
-// publishEvent stores ev under its dedupe key, unless subject seen holds a
-// marker, waiting out a concurrent copy still in process instead of
-// refusing the provider.
-func (q *Queue) publishEvent(ctx context.Context, ev *Event, key, seen string) (*jetstream.PubAck, error) {
+// publishEvent stores msg, an event, under its dedupe key, unless subject
+// seen holds a marker, waiting out a concurrent copy still in process
+// instead of refusing the provider.
+func (q *Queue) publishEvent(ctx context.Context, msg *nats.Msg, key, seen string) (*jetstream.PubAck, error) {
 	for pause := 5 * time.Millisecond; ; pause *= 2 {
-		ack, err := q.JS.PublishMsg(ctx, eventMsg(ev), jetstream.WithMsgID(key), jetstream.WithExpectLastSequenceForSubject(0, seen))
+		ack, err := q.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(key), jetstream.WithExpectLastSequenceForSubject(0, seen))
 		var apiErr *jetstream.APIError
 		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errCodeMsgIDInProcess || pause > 500*time.Millisecond {
 			return ack, err
@@ -628,7 +690,9 @@ func (q *Queue) ReadState(ctx context.Context, uid string) (DeliveryState, error
 }
 
 // DeadLetter stores a copy of msg in the dead-letter stream with the reason
-// it failed, and returns once that copy is durable.
+// it failed, and returns once that copy is durable. A body stored by
+// reference stays where it is: the copy keeps the reference headers (and
+// the empty data), so a replay finds the body again.
 func (q *Queue) DeadLetter(ctx context.Context, uid string, data []byte, header nats.Header, attempts int, lastErr string) error {
 	h := nats.Header{}
 	for k, vs := range header {
@@ -647,7 +711,8 @@ func (q *Queue) DeadLetter(ctx context.Context, uid string, data []byte, header 
 }
 
 // Purge removes everything Hookgate keeps for an endpoint: its consumer,
-// queued events, dedupe markers, dead letters, counters and state.
+// queued events, dedupe markers, dead letters, counters, state and the
+// bodies its events refer to.
 func (q *Queue) Purge(ctx context.Context, uid string) error {
 	if err := q.JS.DeleteConsumer(ctx, EventsStream, ConsumerName(uid)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return fmt.Errorf("deleting consumer: %w", err)
@@ -670,7 +735,8 @@ func (q *Queue) Purge(ctx context.Context, uid string) error {
 			return fmt.Errorf("purging %s from %s: %w", p.subject, p.stream, err)
 		}
 	}
-	return nil
+	// Last: no event or dead letter refers to them any more.
+	return q.purgeBodies(ctx, uid)
 }
 
 // Replay moves an endpoint's dead letters back into its events stream, in
@@ -732,8 +798,9 @@ func (q *Queue) Replay(ctx context.Context, uid string) (int64, error) {
 		if err := dlq.DeleteMsg(ctx, md.Sequence.Stream); err != nil {
 			return n, fmt.Errorf("removing replayed dead letter %d: %w", md.Sequence.Stream, err)
 		}
-		// Back in the queue, it counts against the endpoint's quota again.
-		_ = q.Incr(uid, CounterQueuedBytes, int64(len(msg.Data())))
+		// Back in the queue, it counts against the endpoint's quota again,
+		// with its body's real size when the body is by reference.
+		_ = q.Incr(uid, CounterQueuedBytes, BodySize(msg.Headers(), msg.Data()))
 		n++
 		if md.Sequence.Stream >= last.Sequence {
 			return n, nil

@@ -175,6 +175,12 @@ func TestUIDFromCounterSubject(t *testing.T) {
 	if uid, ok := UIDFromCounterSubject(CounterSubject("abc", CounterDelivered)); !ok || uid != "abc" {
 		t.Fatalf("got %q %v", uid, ok)
 	}
+	if uid, ok := UIDFromCounterSubject(CounterSubject(TargetKey("abc", "orders"), CounterDelivered)); !ok || uid != "abc" {
+		t.Fatalf("a target's counter gave %q %v, want its endpoint's UID", uid, ok)
+	}
+	if uid, ok := UIDFromCounterSubject(TallySubject(TargetKey("abc", "orders"))); !ok || uid != "abc" {
+		t.Fatalf("a target's tally gave %q %v, want its endpoint's UID", uid, ok)
+	}
 	if _, ok := UIDFromCounterSubject("other.subject"); ok {
 		t.Fatal("accepted a foreign subject")
 	}

@@ -273,7 +273,7 @@ func (c *cluster) newEndpoint(ns, name string, suspend bool) *hookv1.WebhookEndp
 		Spec: hookv1.WebhookEndpointSpec{
 			Provider:  hookv1.ProviderGitHub,
 			SecretRef: &hookv1.SecretKeyRef{Name: secretName},
-			Target:    hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: sinkName, Port: int32(c.sinkPort), Path: sinkPath}},
+			Target:    &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: sinkName, Port: int32(c.sinkPort), Path: sinkPath}},
 			Limits: hookv1.LimitsSpec{
 				MaxQueuedEvents: ptr.To[int64](queueEventsCeiling),
 				MaxQueuedBytes:  ptr.To[int64](queueBytesCeiling),

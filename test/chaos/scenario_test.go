@@ -92,7 +92,7 @@ func (s *suite) newScenario(t *testing.T, num int, title string, mutate func(*ho
 		Spec: hookv1.WebhookEndpointSpec{
 			Provider:  hookv1.ProviderGitHub,
 			SecretRef: &hookv1.SecretKeyRef{Name: "signing"},
-			Target:    hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "target", Port: int32(tgt.port), Path: "/events"}},
+			Target:    &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "target", Port: int32(tgt.port), Path: "/events"}},
 			Delivery:  delivery(10 * time.Second),
 		},
 	}

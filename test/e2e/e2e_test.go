@@ -129,7 +129,7 @@ func setup(provider hookv1.Provider, secret []byte, mutate func(*hookv1.WebhookE
 		Spec: hookv1.WebhookEndpointSpec{
 			Provider:  provider,
 			SecretRef: &hookv1.SecretKeyRef{Name: "signing"},
-			Target:    hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "target", Port: f.target.port(), Path: "/events"}},
+			Target:    &hookv1.TargetSpec{Service: hookv1.ServiceTarget{Name: "target", Port: f.target.port(), Path: "/events"}},
 			Delivery: hookv1.DeliverySpec{Backoff: hookv1.BackoffSpec{
 				Initial: &metav1.Duration{Duration: 50 * time.Millisecond},
 				Max:     &metav1.Duration{Duration: 200 * time.Millisecond},

@@ -1,0 +1,80 @@
+package dispatch
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookgate/hookgate/internal/queue"
+)
+
+// fanoutTimeout bounds copying one event to every target of its endpoint.
+const fanoutTimeout = 10 * time.Second
+
+// fanout copies an event of an endpoint with several targets to each
+// target's own queue, then acknowledges it: from there each target is
+// delivered, retried, dead-lettered and counted on its own, and one that
+// fails holds up only its own queue. A copy carries a Nats-Msg-Id made of
+// the event's sequence and the target, so an event copied again (this
+// replica died before the ack) is not stored twice for a target within the
+// events stream's duplicate window.
+func (d *Dispatcher) fanout(ctx context.Context, u *unit, msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil || ctx.Err() != nil {
+		_ = msg.Nak()
+		return
+	}
+	seq := md.Sequence.Stream
+	h := nats.Header{}
+	for k, vs := range msg.Headers() {
+		if !strings.HasPrefix(k, "Nats-") {
+			h[k] = vs
+		}
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fanoutTimeout)
+	defer cancel()
+	for _, t := range u.ep.Targets {
+		id := "fan." + u.key + "." + strconv.FormatUint(seq, 10) + "." + t.Name
+		// A body stored by reference is copied for each target, which
+		// releases its copy once it has delivered.
+		th, err := d.Queue.CopyBody(cctx, h)
+		if err != nil {
+			d.Log.Error(err, "Copying an event's body for a target failed; will retry", "endpoint", u.ep.Name(), "target", t.Name)
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+		ack, err := d.Queue.JS.PublishMsg(cctx, &nats.Msg{Subject: queue.EventsSubject(t.Key), Header: th, Data: msg.Data()}, jetstream.WithMsgID(id))
+		if err != nil || ack.Duplicate {
+			_ = d.Queue.ReleaseBody(cctx, th)
+		}
+		if err != nil {
+			// Copied again later, to every target: those that have it
+			// already drop the copy as a duplicate.
+			d.Log.Error(err, "Copying an event to a target's queue failed; will retry", "endpoint", u.ep.Name(), "target", t.Name)
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+		if !ack.Duplicate {
+			// Queued for the target now: on its quota until it finishes.
+			_ = d.Queue.Incr(t.Key, queue.CounterQueuedBytes, queue.BodySize(h, msg.Data()))
+		}
+	}
+	first, counted := d.countOnce(ctx, u, queue.CounterDelivered, seq, "routed")
+	if !counted {
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	if err := msg.DoubleAck(cctx); err != nil {
+		d.Log.Error(err, "Acknowledging a copied event failed; it may be copied again", "endpoint", u.ep.Name())
+		return
+	}
+	d.Queue.Acked(u.key, seq)
+	if first {
+		d.unqueue(u.key, msg)
+	}
+	_ = d.Queue.ReleaseBody(cctx, msg.Headers())
+}
