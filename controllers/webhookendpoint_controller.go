@@ -480,6 +480,7 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 		Retries:      c.Retries,
 		Pending:      c.Pending,
 		DeadLettered: c.DeadLettered,
+		Dropped:      c.Dropped,
 		QueuedBytes:  c.QueuedBytes,
 	}
 	st, err := r.Queue.ReadState(ctx, uid)
@@ -492,7 +493,7 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 		// The endpoint's own queue holds events not yet copied to the
 		// targets; its "delivered" is the copied ones. What was delivered,
 		// retried and dead-lettered is the targets'.
-		total.Delivered, total.Retries, total.DeadLettered = 0, 0, 0
+		total.Delivered, total.Retries, total.DeadLettered, total.Dropped = 0, 0, 0, 0
 	}
 	targets := make([]hookv1.TargetStatus, 0, len(tqs))
 	for _, tq := range tqs {
@@ -508,11 +509,12 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 			total.Delivered += tc.Delivered
 			total.Retries += tc.Retries
 			total.DeadLettered += tc.DeadLettered
+			total.Dropped += tc.Dropped
 			total.Pending += tc.Pending
 			total.QueuedBytes += tc.QueuedBytes
 		}
 		ts.Deliveries = &hookv1.DeliveryCounters{Received: tc.Received, Delivered: tc.Delivered, Retries: tc.Retries,
-			Pending: tc.Pending, DeadLettered: tc.DeadLettered, QueuedBytes: tc.QueuedBytes}
+			Pending: tc.Pending, DeadLettered: tc.DeadLettered, Dropped: tc.Dropped, QueuedBytes: tc.QueuedBytes}
 		ts.LastDeliveryTime, ts.LastFailure = deliveryStatus(tst)
 		circuit, _, err := r.Queue.TargetState(ctx, tq.key)
 		if err != nil {

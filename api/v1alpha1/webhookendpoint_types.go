@@ -893,6 +893,9 @@ type DeliveryCounters struct {
 	// +optional
 	// +kubebuilder:default=0
 	DeadLettered int64 `json:"deadLettered"`
+	// Dropped is how many events a target's filter did not want.
+	// +optional
+	Dropped int64 `json:"dropped,omitempty"`
 	// QueuedBytes is the bytes of bodies waiting for delivery, counted
 	// against spec.limits.maxQueuedBytes.
 	// +optional

@@ -76,6 +76,13 @@ func (d *Dispatcher) attempt(ctx context.Context, u *unit, msg jetstream.Msg, md
 	req.Header.Set(HeaderReceivedAt, h.Get(queue.HeaderReceivedAt))
 	req.Header.Set(HeaderAttempt, strconv.Itoa(attempt))
 	req.Header.Set(HeaderEventSeq, strconv.FormatUint(md.Sequence.Stream, 10))
+	// The same on every attempt of the event, so a target can tell a
+	// retry from a new event.
+	id := eventID(u.key, h, md.Sequence.Stream)
+	req.Header.Set(HeaderIdempotencyKey, id)
+	if t.CloudEvents {
+		setCloudEvent(req, ep, h, body, id)
+	}
 	resp, err := d.client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {

@@ -42,6 +42,11 @@ func (d *Dispatcher) deliver(ctx context.Context, u *unit, msg jetstream.Msg, pu
 		_ = msg.Nak()
 		return
 	}
+	// An event the target's filter does not want is finished here, before
+	// it waits for the target.
+	if t.Filter != nil && d.filteredOut(ctx, u, msg, md.Sequence.Stream) {
+		return
+	}
 	// An open circuit or a target that asked for a pause holds the event
 	// without an attempt; a rate limit waits for its turn.
 	probe, held := d.admit(ctx, u, msg)

@@ -128,6 +128,8 @@ type Metrics struct {
 	// events handed back unsent (open, probing, throttled).
 	CircuitOpen *prometheus.GaugeVec
 	Held        *prometheus.CounterVec
+	// FilterErrors counts events a target's filter failed on.
+	FilterErrors *prometheus.CounterVec
 }
 
 // NewMetrics registers dispatcher metrics with reg.
@@ -151,7 +153,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Events handed back unsent because their target's circuit was open or being probed, or the target asked for a pause (429/503).",
 		}, []string{"endpoint", "target", "reason"}),
 	}
-	reg.MustRegister(m.Attempts, m.Seconds, m.CircuitOpen, m.Held)
+	m.FilterErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hookgate_target_filter_errors_total",
+		Help: "Events a target's filter failed on (e.g. a field the body lacks); they are not delivered to that target.",
+	}, []string{"endpoint", "target"})
+	reg.MustRegister(m.Attempts, m.Seconds, m.CircuitOpen, m.Held, m.FilterErrors)
 	return m
 }
 

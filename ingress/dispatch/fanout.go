@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookgate/hookgate/internal/filter"
 	"github.com/hookgate/hookgate/internal/queue"
 )
 
@@ -37,7 +38,29 @@ func (d *Dispatcher) fanout(ctx context.Context, u *unit, msg jetstream.Msg) {
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fanoutTimeout)
 	defer cancel()
+	// Filters see one decoded event (read once, if any target filters).
+	var fev *filter.Event
 	for _, t := range u.ep.Targets {
+		if t.Filter != nil {
+			if fev == nil {
+				body, err := d.Queue.EventBody(cctx, msg.Headers(), msg.Data())
+				if err != nil {
+					d.Log.Error(err, "Reading an event's body for the targets' filters failed; will retry", "endpoint", u.ep.Name())
+					_ = msg.NakWithDelay(time.Second)
+					return
+				}
+				fev = eventOf(u.ep, msg.Headers(), body)
+			}
+			if !d.wants(cctx, u, t, fev) {
+				// Counted under the target, once: the sequence is the
+				// endpoint's event's, unique in the events stream.
+				if _, counted := d.countOnce(ctx, &unit{key: t.Key, ep: u.ep, t: t}, queue.CounterDropped, seq, "dropped"); !counted {
+					_ = msg.NakWithDelay(time.Second)
+					return
+				}
+				continue
+			}
+		}
 		id := "fan." + u.key + "." + strconv.FormatUint(seq, 10) + "." + t.Name
 		// A body stored by reference is copied for each target, which
 		// releases its copy once it has delivered.

@@ -13,11 +13,21 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/internal/queue"
 )
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
 
 // serviceResolver sends each target Service to its own test server.
 type serviceResolver map[string]string
@@ -129,8 +139,7 @@ func TestOpenCircuitHoldsEventsWithoutAttemptsUntilAProbeSucceeds(t *testing.T) 
 	if opened > 4 || during > 2 {
 		t.Errorf("target had %d attempts before the circuit opened and %d in the 3s after; an open circuit should send only probes", opened, during)
 	}
-	var held dto.Metric
-	if err := d.Metrics.Held.WithLabelValues(ep.Name(), "sink", "open").Write(&held); err != nil || held.GetCounter().GetValue() == 0 {
+	if counterValue(t, d.Metrics.Held.WithLabelValues(ep.Name(), "sink", "open")) == 0 {
 		t.Error("no event was counted as held by the open circuit")
 	}
 	down.Store(false)

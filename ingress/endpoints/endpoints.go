@@ -37,6 +37,7 @@ import (
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/ingress/verify"
+	"github.com/hookgate/hookgate/internal/filter"
 	"github.com/hookgate/hookgate/internal/keyring"
 	"github.com/hookgate/hookgate/internal/queue"
 )
@@ -220,7 +221,6 @@ func CompileWith(ep *hookv1.WebhookEndpoint, ref *hookv1.ProviderInfo) (*registr
 		Generation:      ep.Generation,
 		Path:            ep.Status.WebhookPath,
 		Provider:        string(info.Name),
-		Targets:         compileTargets(string(ep.UID), s),
 		DedupeWindow:    s.Dedupe.GetWindow(),
 		MaxBodyBytes:    s.Limits.GetMaxBodyBytes(),
 		MaxQueuedEvents: s.Limits.GetMaxQueuedEvents(),
@@ -248,6 +248,12 @@ func CompileWith(ep *hookv1.WebhookEndpoint, ref *hookv1.ProviderInfo) (*registr
 		}
 		e.SourceRanges = append(e.SourceRanges, p.Masked())
 	}
+	e.EventType = info.EventType
+	targets, err := compileTargets(string(ep.UID), s)
+	if err != nil {
+		return e, err
+	}
+	e.Targets = targets
 	if infoErr != nil {
 		return e, infoErr
 	}
@@ -262,7 +268,7 @@ func CompileWith(ep *hookv1.WebhookEndpoint, ref *hookv1.ProviderInfo) (*registr
 // compileTargets is the endpoint's targets with their policies: its only
 // target delivers from the endpoint's own queue key (its UID), each of
 // several from its own.
-func compileTargets(uid string, s *hookv1.WebhookEndpointSpec) []*registry.Target {
+func compileTargets(uid string, s *hookv1.WebhookEndpointSpec) ([]*registry.Target, error) {
 	specs := s.DeliveryTargets()
 	out := make([]*registry.Target, 0, len(specs))
 	for _, t := range specs {
@@ -284,6 +290,17 @@ func compileTargets(uid string, s *hookv1.WebhookEndpointSpec) []*registry.Targe
 			Timeout:           d.GetTimeout(),
 			RequestsPerSecond: t.Limits.GetRequestsPerSecond(),
 			MaxConcurrency:    t.Limits.GetMaxConcurrency(),
+			CloudEvents:       t.Format == hookv1.FormatCloudEvents,
+		}
+		if t.Filter != "" {
+			// The API refuses a filter that does not compile (admission);
+			// one that got past it leaves the endpoint unusable, with the
+			// reason, rather than delivering what it should not.
+			f, err := filter.CompileFilter(t.Filter)
+			if err != nil {
+				return nil, fmt.Errorf("target %q: filter: %w", t.Name, err)
+			}
+			rt.Filter = f
 		}
 		if cb := t.CircuitBreaker; cb.Enabled() {
 			ratio, window := cb.GetFailureRatio()
@@ -292,7 +309,7 @@ func compileTargets(uid string, s *hookv1.WebhookEndpointSpec) []*registry.Targe
 		}
 		out = append(out, rt)
 	}
-	return out
+	return out, nil
 }
 
 // newVerifier builds the endpoint's verifier; publicURL is status.url,

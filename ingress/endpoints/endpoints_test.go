@@ -3,6 +3,7 @@ package endpoints
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,5 +83,33 @@ func TestCompileCarriesTheDeliveryPolicyAndLimits(t *testing.T) {
 	if tg := e.Targets[0]; tg.MaxAttempts != 0 || tg.RetryFor != hookv1.DefaultRetryFor || tg.BackoffMax != hookv1.DefaultBackoffMax || e.DedupeWindow != hookv1.DefaultDedupeWindow || tg.Path != "/" || tg.Key != string(ep.UID) ||
 		!tg.Breaker.Enabled || tg.Breaker.ConsecutiveFailures != hookv1.DefaultCircuitConsecutiveFailures || tg.RequestsPerSecond != 0 {
 		t.Fatalf("defaults not applied: %+v", e)
+	}
+}
+
+func TestTargetsCompileTheirFilterAndFormat(t *testing.T) {
+	ep := &hookv1.WebhookEndpoint{}
+	ep.UID = "u-f"
+	ep.Spec.Provider = hookv1.ProviderGitHub
+	ep.Spec.SecretRef = &hookv1.SecretKeyRef{Name: "s"}
+	ep.Spec.Targets = []hookv1.TargetSpec{
+		{Name: "a", Service: hookv1.ServiceTarget{Name: "t", Port: 80}, Filter: `event.type == "push"`, Format: hookv1.FormatCloudEvents},
+		{Service: hookv1.ServiceTarget{Name: "b", Port: 80}},
+	}
+	e, err := Compile(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Targets) != 2 || e.Targets[0].Filter == nil || !e.Targets[0].CloudEvents || e.Targets[1].Filter != nil || e.Targets[1].CloudEvents {
+		t.Fatalf("targets not compiled: %+v %+v", e.Targets[0], e.Targets[1])
+	}
+	if e.Targets[0].Key != "u-f_a" || e.Targets[1].Key != "u-f_b" || e.Targets[1].Name != "b" {
+		t.Errorf("keys %q %q, names %q %q", e.Targets[0].Key, e.Targets[1].Key, e.Targets[0].Name, e.Targets[1].Name)
+	}
+	if e.EventType.Header != "X-GitHub-Event" {
+		t.Errorf("event type from %+v, want GitHub's header", e.EventType)
+	}
+	ep.Spec.Targets[1].Filter = "event.tpye == 'x'"
+	if _, err := Compile(ep); err == nil || !strings.Contains(err.Error(), `target "b": filter`) {
+		t.Errorf("a filter that does not compile gave %v", err)
 	}
 }

@@ -12,7 +12,9 @@ import (
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/types"
 
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/ingress/verify"
+	"github.com/hookgate/hookgate/internal/filter"
 )
 
 // Endpoint is one WebhookEndpoint as the data plane needs it. Values are
@@ -56,6 +58,9 @@ type Endpoint struct {
 	MaxBodyBytes int64
 	// MaxQueuedEvents and MaxQueuedBytes are the endpoint's storage quota.
 	MaxQueuedEvents, MaxQueuedBytes int64
+
+	// EventType says where the provider names an event's type.
+	EventType hookv1.EventTypeInfo
 
 	// Targets receive the endpoint's events: one, delivered from the
 	// endpoint's own queue, or several, each fed a copy (Fanout).
@@ -108,6 +113,11 @@ type Target struct {
 	RequestsPerSecond int
 	MaxConcurrency    int
 	Breaker           Breaker
+
+	// Filter, when set, decides which events the target gets.
+	Filter *filter.Filter
+	// CloudEvents sends events in CloudEvents binary mode.
+	CloudEvents bool
 }
 
 // Breaker is a target's circuit breaker policy.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 )
 
 // Names of the JetStream objects.
@@ -32,9 +33,13 @@ const (
 // Headers on stored events. Original request headers are kept under
 // HeaderOrigPrefix so that they cannot collide with ours or with NATS'.
 const (
-	HeaderEndpoint   = "Hookgate-Endpoint"
-	HeaderProvider   = "Hookgate-Provider"
-	HeaderDelivery   = "Hookgate-Delivery-Id"
+	HeaderEndpoint = "Hookgate-Endpoint"
+	HeaderProvider = "Hookgate-Provider"
+	HeaderDelivery = "Hookgate-Delivery-Id"
+	// HeaderEventID is the event's own id, given when it is stored and
+	// kept through fan-out, dead letters and replays: the target's
+	// Idempotency-Key and CloudEvents ce-id.
+	HeaderEventID    = "Hookgate-Event-Id"
 	HeaderReceivedAt = "Hookgate-Received-At"
 	HeaderLastError  = "Hookgate-Last-Error"
 	HeaderAttempts   = "Hookgate-Attempts"
@@ -50,6 +55,8 @@ const (
 	CounterDeadLettered = "deadLettered"
 	// CounterReplayed counts dead letters moved back into the queue.
 	CounterReplayed = "replayed"
+	// CounterDropped counts events a target's filter did not want (tallied).
+	CounterDropped = "dropped"
 )
 
 var allCounters = []string{CounterReplayed, CounterRejected, CounterDuplicates, CounterDelivered, CounterRetries, CounterDeadLettered, CounterQueuedBytes}
@@ -484,7 +491,7 @@ func eventMsg(ev *Event) *nats.Msg {
 	}
 	// Our values share one array (capacity-capped, so an append by the
 	// publish options cannot spill into the next one).
-	v := [...]string{ev.Endpoint, ev.Provider, ev.ReceivedAt.UTC().Format(time.RFC3339Nano), ev.DeliveryID}
+	v := [...]string{ev.Endpoint, ev.Provider, ev.ReceivedAt.UTC().Format(time.RFC3339Nano), ev.DeliveryID, nuid.Next()}
 	vs := v[:]
 	h[HeaderEndpoint] = vs[0:1:1]
 	h[HeaderProvider] = vs[1:2:2]
@@ -492,6 +499,7 @@ func eventMsg(ev *Event) *nats.Msg {
 	if ev.DeliveryID != "" {
 		h[HeaderDelivery] = vs[3:4:4]
 	}
+	h[HeaderEventID] = vs[4:5:5]
 	msg := &nats.Msg{Subject: EventsSubject(ev.EndpointUID), Header: h, Data: ev.Body}
 	return msg
 }
@@ -516,6 +524,8 @@ type Counters struct {
 	Received int64
 
 	Rejected, Duplicates, Delivered, Retries, DeadLettered int64
+	// Dropped is events a target's filter did not want.
+	Dropped int64
 	// Replayed is dead letters moved back into the queue.
 	Replayed int64
 	// QueuedBytes is the bytes of events waiting for delivery.
@@ -574,7 +584,8 @@ func (q *Queue) ReadCounters(ctx context.Context, uid string) (Counters, error) 
 	}
 	c.Delivered += t.Delivered
 	c.DeadLettered += t.DeadLettered
-	c.Received = c.Delivered + c.DeadLettered - c.Replayed + c.Pending
+	c.Dropped = t.Dropped
+	c.Received = c.Delivered + c.DeadLettered + c.Dropped - c.Replayed + c.Pending
 	return c, nil
 }
 

@@ -77,6 +77,8 @@ func TallySubject(uid string) string { return tallyPrefix + uid }
 type tallyValue struct {
 	Delivered    int64 `json:"delivered,omitempty"`
 	DeadLettered int64 `json:"deadLettered,omitempty"`
+	// Dropped is the events a target's filter did not want.
+	Dropped int64 `json:"dropped,omitempty"`
 	// Open lists, per dispatcher process, the events it counted whose ack
 	// it has not seen confirmed.
 	Open map[string][]openEvent `json:"open,omitempty"`
@@ -183,7 +185,7 @@ func (t *tally) endpoint(uid string) *tallyEndpoint {
 // count counts the event with stream sequence seq under counter, once,
 // and reports whether this call counted it (false: it was counted before).
 func (t *tally) count(ctx context.Context, uid, counter string, seq uint64) (bool, error) {
-	if counter != CounterDelivered && counter != CounterDeadLettered {
+	if counter != CounterDelivered && counter != CounterDeadLettered && counter != CounterDropped {
 		return false, fmt.Errorf("counter %q is not tallied", counter)
 	}
 	r := &tallyRequest{counter: counter, seq: seq, done: make(chan tallyResult, 1)}
@@ -332,7 +334,7 @@ func (t *tally) apply(cur tallyValue, batch []*tallyRequest, acked []uint64, tri
 	for _, s := range acked {
 		done[s] = true
 	}
-	v := tallyValue{Delivered: cur.Delivered, DeadLettered: cur.DeadLettered, Open: map[string][]openEvent{}}
+	v := tallyValue{Delivered: cur.Delivered, DeadLettered: cur.DeadLettered, Dropped: cur.Dropped, Open: map[string][]openEvent{}}
 	counted := map[uint64]string{}
 	graceCutoff := now.Add(-tallyAckGrace).Unix()
 	// This process's own confirmed list, decoded once: carryConfirmed
@@ -382,9 +384,12 @@ func (t *tally) apply(cur tallyValue, batch []*tallyRequest, acked []uint64, tri
 		}
 		counted[r.seq] = t.writer
 		results[i] = true
-		if r.counter == CounterDelivered {
+		switch r.counter {
+		case CounterDelivered:
 			v.Delivered++
-		} else {
+		case CounterDropped:
+			v.Dropped++
+		default:
 			v.DeadLettered++
 		}
 		mine = append(mine, openEvent{Seq: r.seq, At: now.Unix()})
