@@ -346,9 +346,9 @@ func (r *Reconciler) reconcileReplay(ctx context.Context, obj *hookv1.WebhookEnd
 	// The endpoint's own dead letters (its only target's, or from before
 	// it had several), then each of several targets'.
 	keys := []string{string(obj.UID)}
-	if tqs := targetQueues(obj); len(tqs) > 1 {
-		for _, tq := range tqs {
-			keys = append(keys, tq.key)
+	for _, tq := range targetQueues(obj) {
+		if tq.key != keys[0] {
+			keys = append(keys, tq.keys()...)
 		}
 	}
 	var n int64
@@ -440,9 +440,20 @@ func describeTargets(obj *hookv1.WebhookEndpoint) string {
 	return fmt.Sprintf("%d targets: %s", len(ts), strings.Join(parts, ", "))
 }
 
-// targetQueue is one target and its queue key (queue.TargetKey).
+// targetQueue is one target, its queue key (queue.TargetKey) and the
+// number of partitions of that queue (ordering by key).
 type targetQueue struct {
 	name, service, key string
+	parts              int
+}
+
+// keys are the target's queues: its own and its partitions'.
+func (tq targetQueue) keys() []string {
+	keys := []string{tq.key}
+	for p := range tq.parts {
+		keys = append(keys, queue.PartitionKey(tq.key, p))
+	}
+	return keys
 }
 
 // targetQueues are the endpoint's targets with their queue keys: its only
@@ -452,10 +463,11 @@ func targetQueues(obj *hookv1.WebhookEndpoint) []targetQueue {
 	out := make([]targetQueue, len(ts))
 	for i, t := range ts {
 		key := string(obj.UID)
-		if len(ts) > 1 {
+		parts := t.Ordering.GetPartitions()
+		if len(ts) > 1 || parts > 0 {
 			key = queue.TargetKey(key, t.Name)
 		}
-		out[i] = targetQueue{name: t.Name, service: t.Service.Name, key: key}
+		out[i] = targetQueue{name: t.Name, service: t.Service.Name, key: key, parts: parts}
 	}
 	return out
 }
@@ -488,7 +500,7 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 		return err
 	}
 	tqs := targetQueues(obj)
-	fanout := len(tqs) > 1
+	fanout := len(tqs) > 1 || (len(tqs) == 1 && tqs[0].key != uid)
 	if fanout {
 		// The endpoint's own queue holds events not yet copied to the
 		// targets; its "delivered" is the copied ones. What was delivered,
@@ -500,10 +512,7 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 		ts := hookv1.TargetStatus{Name: tq.name, Service: tq.service}
 		tc, tst := c, st
 		if fanout {
-			if tc, err = r.Queue.ReadCounters(ctx, tq.key); err != nil {
-				return err
-			}
-			if tst, err = r.Queue.ReadState(ctx, tq.key); err != nil {
+			if tc, tst, err = r.readTargetQueues(ctx, tq); err != nil {
 				return err
 			}
 			total.Delivered += tc.Delivered
@@ -516,6 +525,7 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 		ts.Deliveries = &hookv1.DeliveryCounters{Received: tc.Received, Delivered: tc.Delivered, Retries: tc.Retries,
 			Pending: tc.Pending, DeadLettered: tc.DeadLettered, Dropped: tc.Dropped, QueuedBytes: tc.QueuedBytes}
 		ts.LastDeliveryTime, ts.LastFailure = deliveryStatus(tst)
+		ts.Partitions = int32(tq.parts)
 		circuit, _, err := r.Queue.TargetState(ctx, tq.key)
 		if err != nil {
 			return err
@@ -532,6 +542,38 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 	obj.Status.Deliveries = total
 	obj.Status.Targets = targets
 	return nil
+}
+
+// readTargetQueues sums the counters of a target's queues (its own and its
+// partitions') and takes their latest delivery and failure.
+func (r *Reconciler) readTargetQueues(ctx context.Context, tq targetQueue) (queue.Counters, queue.DeliveryState, error) {
+	var sum queue.Counters
+	var st queue.DeliveryState
+	for _, k := range tq.keys() {
+		c, err := r.Queue.ReadCounters(ctx, k)
+		if err != nil {
+			return sum, st, err
+		}
+		sum.Received += c.Received
+		sum.Delivered += c.Delivered
+		sum.Retries += c.Retries
+		sum.DeadLettered += c.DeadLettered
+		sum.Dropped += c.Dropped
+		sum.Replayed += c.Replayed
+		sum.Pending += c.Pending
+		sum.QueuedBytes += c.QueuedBytes
+		s, err := r.Queue.ReadState(ctx, k)
+		if err != nil {
+			return sum, st, err
+		}
+		if s.LastDelivery != nil && (st.LastDelivery == nil || s.LastDelivery.After(*st.LastDelivery)) {
+			st.LastDelivery = s.LastDelivery
+		}
+		if s.LastFailure != nil && (st.LastFailure == nil || s.LastFailure.Time.After(st.LastFailure.Time)) {
+			st.LastFailure = s.LastFailure
+		}
+	}
+	return sum, st, nil
 }
 
 // deliveryStatus is a queue's last delivery and failure as status shows them.
@@ -615,15 +657,15 @@ func (r *Reconciler) finalize(ctx context.Context, obj *hookv1.WebhookEndpoint) 
 func allQueueKeys(obj *hookv1.WebhookEndpoint) []string {
 	uid := string(obj.UID)
 	keys := []string{uid}
-	seen := map[string]bool{}
+	parts := map[string]int{}
 	for _, t := range obj.Spec.DeliveryTargets() {
-		seen[t.Name] = true
-		keys = append(keys, queue.TargetKey(uid, t.Name))
+		parts[t.Name] = t.Ordering.GetPartitions()
 	}
 	for _, t := range obj.Status.Targets {
-		if !seen[t.Name] {
-			keys = append(keys, queue.TargetKey(uid, t.Name))
-		}
+		parts[t.Name] = max(parts[t.Name], int(t.Partitions))
+	}
+	for name, n := range parts {
+		keys = append(keys, targetQueue{key: queue.TargetKey(uid, name), parts: n}.keys()...)
 	}
 	return keys
 }
@@ -651,13 +693,13 @@ func (r *Reconciler) purgeRemovedTargets(ctx context.Context, obj *hookv1.Webhoo
 		if want[t.Name] {
 			continue
 		}
-		key := queue.TargetKey(string(obj.UID), t.Name)
+		tq := targetQueue{key: queue.TargetKey(string(obj.UID), t.Name), parts: int(t.Partitions)}
 		// What is queued now, not what status last said.
 		pending := t.Deliveries.GetPending()
-		if c, err := r.Queue.ReadCounters(ctx, key); err == nil {
+		if c, _, err := r.readTargetQueues(ctx, tq); err == nil {
 			pending = c.Pending
 		}
-		if err := r.Queue.Purge(ctx, key); err != nil {
+		if err := r.purgeQueues(ctx, obj, tq.keys()); err != nil {
 			return fmt.Errorf("discarding the queue of removed target %q: %w", t.Name, err)
 		}
 		typ := corev1.EventTypeNormal

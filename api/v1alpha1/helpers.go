@@ -221,6 +221,21 @@ func (l *TargetLimits) GetMaxConcurrency() int {
 	return int(*l.MaxConcurrency)
 }
 
+// DefaultOrderingPartitions is how many ordered sequences a keyed target has.
+const DefaultOrderingPartitions = 8
+
+// GetPartitions returns how many ordered sequences a target with an
+// ordering key has; 0 when it has no key (one sequence, or unordered).
+func (o *OrderingSpec) GetPartitions() int {
+	switch {
+	case o == nil || o.Key == "":
+		return 0
+	case o.Partitions == nil:
+		return DefaultOrderingPartitions
+	}
+	return int(*o.Partitions)
+}
+
 // Enabled reports whether the circuit breaker is on (the default).
 func (c *CircuitBreakerSpec) Enabled() bool { return c == nil || !c.Disabled }
 

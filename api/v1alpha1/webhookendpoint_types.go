@@ -584,6 +584,33 @@ type TargetSpec struct {
 	// +optional
 	// +kubebuilder:validation:Enum=Raw;CloudEvents
 	Format TargetFormat `json:"format,omitempty"`
+
+	// Ordering delivers this target's events one at a time, in the order
+	// they were stored, instead of in parallel (the default). The cost is
+	// head-of-line blocking: an event in backoff holds up every later one
+	// of its sequence until it is delivered or dead-lettered.
+	// +optional
+	Ordering *OrderingSpec `json:"ordering,omitempty"`
+}
+
+// OrderingSpec says which of a target's events must keep their order.
+type OrderingSpec struct {
+	// Key is a CEL expression over the event (the variables of filters)
+	// yielding a string or integer, e.g. event.body.repository.full_name:
+	// events with the same key are delivered in order, one at a time, and
+	// different keys in parallel, spread over the partitions. An event
+	// whose key cannot be evaluated goes with the key "". Unset: all the
+	// target's events are one sequence.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Key string `json:"key,omitempty"`
+
+	// Partitions is how many sequences run in parallel with a key (keys
+	// are hashed onto them, so two keys may share one). Defaults to 8.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=16
+	Partitions *int32 `json:"partitions,omitempty"`
 }
 
 // TargetFormat is how events are sent to a target.
@@ -825,6 +852,10 @@ type TargetStatus struct {
 	// LastFailure is this target's last failed attempt.
 	// +optional
 	LastFailure *DeliveryFailure `json:"lastFailure,omitempty"`
+	// Partitions is how many ordered sequences the target's queue is
+	// split into (spec ordering.key); absent when it is not.
+	// +optional
+	Partitions int32 `json:"partitions,omitempty"`
 }
 
 // SecretStatus is the state of a managed signing key.

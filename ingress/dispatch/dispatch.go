@@ -94,6 +94,22 @@ type unit struct {
 	t   *registry.Target
 }
 
+// tkey is the queue key of the unit's target as a whole: its circuit and
+// limits are the target's, whichever of its partitions an event is in.
+func (u *unit) tkey() string {
+	base, _, _ := queue.SplitPartition(u.key)
+	return base
+}
+
+// ordered reports whether the unit's events must go one at a time: an
+// ordered target's, or the copy to the targets of an endpoint with one.
+func (u *unit) ordered() bool {
+	if u.t == nil {
+		return u.ep.OrderedCopies()
+	}
+	return u.t.Ordered
+}
+
 // timeout is how long one delivery of the unit takes at most.
 func (u *unit) timeout() time.Duration {
 	if u.t == nil {
@@ -287,10 +303,12 @@ func (d *Dispatcher) unitOf(key string) (*unit, bool) {
 		}
 		return &unit{key: key, ep: e, t: e.Targets[0]}, true
 	}
+	_, p, part := queue.SplitPartition(key)
 	for _, t := range e.Targets {
-		// A target's key, or (after the endpoint went from several
-		// targets to one) what was copied to its former key.
-		if t.Name == name {
+		// A target's key, one of its partitions, or (after the endpoint
+		// went from several targets to one, or the target's ordering
+		// changed) what was copied there before.
+		if t.Name == name && (!part || p < max(t.Partitions, queue.MaxPartitions)) {
 			return &unit{key: key, ep: e, t: t}, true
 		}
 	}
@@ -309,8 +327,12 @@ func (d *Dispatcher) sync(ctx context.Context) {
 		keys := []string{e.UID}
 		for _, t := range e.Targets {
 			// Also a single target's former key, copied to while the
-			// endpoint had several.
-			keys = append(keys, queue.TargetKey(e.UID, t.Name))
+			// endpoint had several, and its partitions.
+			tk := queue.TargetKey(e.UID, t.Name)
+			keys = append(keys, tk)
+			for p := range t.Partitions {
+				keys = append(keys, queue.PartitionKey(tk, p))
+			}
 		}
 		for _, k := range keys {
 			if u, ok := d.unitOf(k); ok {
@@ -329,7 +351,7 @@ func (d *Dispatcher) sync(ctx context.Context) {
 		}
 		// A new timeout is a new AckWait, and a change between one
 		// target and several a new kind of loop: restart those.
-		if u, ok := want[key]; !ok || u.timeout() != r.u.Load().timeout() || (u.t == nil) != (r.u.Load().t == nil) {
+		if u, ok := want[key]; !ok || u.timeout() != r.u.Load().timeout() || (u.t == nil) != (r.u.Load().t == nil) || u.ordered() != r.u.Load().ordered() {
 			r.cancel()
 			<-r.done
 			delete(d.runners, key)
@@ -394,7 +416,7 @@ func (d *Dispatcher) consume(ctx context.Context, r *runner) error {
 	// loop only copies, bounded by the receiver's own concurrency.
 	slots, batch := newGate(d.Concurrency), d.Concurrency
 	if u.t != nil {
-		g := d.guard(u.key, u.t)
+		g := d.guard(u.tkey(), u.t)
 		slots, batch = g.slots, d.pullBatch(g)
 	}
 	var wg sync.WaitGroup
@@ -466,6 +488,16 @@ wait:
 // errIdle ends a consumer loop that has nothing to deliver.
 var errIdle = errors.New("idle")
 
+// maxAckPending is how many of a unit's events may be in flight: one at a
+// time where their order must hold (a retry in backoff stays pending, so
+// nothing after it is offered meanwhile).
+func maxAckPending(u *unit) int {
+	if u.ordered() {
+		return 1
+	}
+	return 1024
+}
+
 // consumerConfig is the durable consumer of one queue key's events.
 func consumerConfig(u *unit) jetstream.ConsumerConfig {
 	what := "Deliveries for WebhookEndpoint " + u.ep.Name()
@@ -490,7 +522,7 @@ func consumerConfig(u *unit) jetstream.ConsumerConfig {
 		// if any, stay in the work queue for the next one.
 		InactiveThreshold: consumerInactive,
 		MaxDeliver:        -1,
-		MaxAckPending:     1024,
+		MaxAckPending:     maxAckPending(u),
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
 	}
 }

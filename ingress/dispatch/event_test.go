@@ -1,9 +1,17 @@
 package dispatch
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-logr/logr/testr"
+	"github.com/nats-io/nats.go"
 
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/ingress/registry"
@@ -118,5 +126,143 @@ func TestEveryAttemptCarriesTheEventsIdempotencyKeyAndCloudEventsHeaders(t *test
 	}
 	if string(calls[1].body) != string(event(ep.UID, "d-1").Body) {
 		t.Errorf("body %q is not the provider's", calls[1].body)
+	}
+}
+
+// inFlight records how many requests a target has at once.
+type inFlight struct {
+	mu       sync.Mutex
+	now, max int
+}
+
+func (f *inFlight) enter() {
+	f.mu.Lock()
+	f.now++
+	f.max = max(f.max, f.now)
+	f.mu.Unlock()
+}
+
+func (f *inFlight) leave() {
+	f.mu.Lock()
+	f.now--
+	f.mu.Unlock()
+}
+
+// delivered is the order in which a target accepted events (by delivery id).
+func delivered(calls []call, ok func(call) bool) []string {
+	var out []string
+	for _, c := range calls {
+		if ok(c) {
+			out = append(out, c.header.Get(HeaderDeliveryID))
+		}
+	}
+	return out
+}
+
+func TestAnOrderedTargetGetsOneEventAtATimeInOrderThroughRetries(t *testing.T) {
+	q := startQueue(t)
+	var fl inFlight
+	tg := newTarget(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		fl.enter()
+		defer fl.leave()
+		time.Sleep(5 * time.Millisecond)
+		// The third event fails twice: everything after it waits.
+		if r.Header.Get(HeaderDeliveryID) == "d-2" && r.Header.Get(HeaderAttempt) != "3" {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	reg := registry.New()
+	ep := testEndpoint("ord")
+	ep.Targets[0].Ordered = true
+	reg.Upsert(ep)
+	const n = 8
+	for i := range n {
+		enqueue(t, q, event(ep.UID, "d-"+strconv.Itoa(i)))
+	}
+	startDispatcher(t, q, reg, tg)
+	countersReach(t, q, ep.UID, queue.Counters{Received: n, Delivered: n, Retries: 2})
+	calls := tg.received()
+	got := delivered(calls, func(c call) bool {
+		return c.header.Get(HeaderDeliveryID) != "d-2" || c.header.Get(HeaderAttempt) == "3"
+	})
+	want := []string{"d-0", "d-1", "d-2", "d-3", "d-4", "d-5", "d-6", "d-7"}
+	if !slices.Equal(got, want) {
+		t.Errorf("delivered in the order %v, want %v", got, want)
+	}
+	if len(calls) != n+2 || fl.max != 1 {
+		t.Errorf("%d requests with up to %d at once, want %d one at a time", len(calls), fl.max, n+2)
+	}
+}
+
+func TestOrderingByKeyKeepsEachKeysOrderAndLetsOtherKeysPass(t *testing.T) {
+	q := startQueue(t)
+	tg := newTarget(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(HeaderDeliveryID) == "a-0" && r.Header.Get(HeaderAttempt) == "1" {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	reg := registry.New()
+	ep := testEndpoint("okey")
+	tp := ep.Targets[0]
+	tp.Key, tp.Ordered, tp.Partitions = queue.TargetKey(ep.UID, tp.Name), true, 4
+	tp.BackoffInitial, tp.BackoffMax = 500*time.Millisecond, 500*time.Millisecond
+	k, err := filter.CompileKey(`event.body.repo`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.OrderKey = k
+	reg.Upsert(ep)
+	// Two repositories whose keys hash to different partitions.
+	d := &Dispatcher{Log: testr.New(t)}
+	keyed := func(repo, id string) *queue.Event {
+		ev := event(ep.UID, id)
+		ev.Body = []byte(`{"repo":"` + repo + `"}`)
+		return ev
+	}
+	other := "b"
+	part := func(repo string) int {
+		return d.partition(&unit{ep: ep}, tp, eventOf(ep, nats.Header{}, keyed(repo, "x").Body))
+	}
+	for i := 0; part("a") == part(other); i++ {
+		other = "b" + strconv.Itoa(i)
+	}
+	for i := range 3 {
+		enqueue(t, q, keyed("a", "a-"+strconv.Itoa(i)))
+		enqueue(t, q, keyed(other, "b-"+strconv.Itoa(i)))
+	}
+	startDispatcher(t, q, reg, tg)
+	eventually(t, 15*time.Second, func() error {
+		var sum int64
+		for p := range tp.Partitions {
+			sum += readCounters(t, q, queue.PartitionKey(tp.Key, p)).Delivered
+		}
+		if sum != 6 {
+			return fmt.Errorf("%d of 6 delivered", sum)
+		}
+		return nil
+	})
+	calls := tg.received()
+	ok := func(c call) bool {
+		return c.header.Get(HeaderDeliveryID) != "a-0" || c.header.Get(HeaderAttempt) == "2"
+	}
+	got := delivered(calls, ok)
+	var as, bs []string
+	for _, id := range got {
+		if strings.HasPrefix(id, "a-") {
+			as = append(as, id)
+		} else {
+			bs = append(bs, id)
+		}
+	}
+	if !slices.Equal(as, []string{"a-0", "a-1", "a-2"}) || !slices.Equal(bs, []string{"b-0", "b-1", "b-2"}) {
+		t.Errorf("each key's order lost: %v", got)
+	}
+	// a-0's retry waits 500ms; the other key does not wait for it.
+	if got[0] != "b-0" || slices.Index(got, "b-2") > slices.Index(got, "a-0") {
+		t.Errorf("the other key waited for a's retry: %v", got)
 	}
 }

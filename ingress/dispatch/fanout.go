@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/internal/filter"
 	"github.com/hookgate/hookgate/internal/queue"
 )
@@ -43,13 +45,11 @@ func (d *Dispatcher) fanout(ctx context.Context, u *unit, msg jetstream.Msg) {
 	for _, t := range u.ep.Targets {
 		if t.Filter != nil {
 			if fev == nil {
-				body, err := d.Queue.EventBody(cctx, msg.Headers(), msg.Data())
-				if err != nil {
-					d.Log.Error(err, "Reading an event's body for the targets' filters failed; will retry", "endpoint", u.ep.Name())
+				var err error
+				if fev, err = d.filterEvent(cctx, u, msg); err != nil {
 					_ = msg.NakWithDelay(time.Second)
 					return
 				}
-				fev = eventOf(u.ep, msg.Headers(), body)
 			}
 			if !d.wants(cctx, u, t, fev) {
 				// Counted under the target, once: the sequence is the
@@ -70,7 +70,18 @@ func (d *Dispatcher) fanout(ctx context.Context, u *unit, msg jetstream.Msg) {
 			_ = msg.NakWithDelay(time.Second)
 			return
 		}
-		ack, err := d.Queue.JS.PublishMsg(cctx, &nats.Msg{Subject: queue.EventsSubject(t.Key), Header: th, Data: msg.Data()}, jetstream.WithMsgID(id))
+		dest := t.Key
+		if t.OrderKey != nil {
+			if fev == nil {
+				if fev, err = d.filterEvent(cctx, u, msg); err != nil {
+					_ = d.Queue.ReleaseBody(cctx, th)
+					_ = msg.NakWithDelay(time.Second)
+					return
+				}
+			}
+			dest = queue.PartitionKey(t.Key, d.partition(u, t, fev))
+		}
+		ack, err := d.Queue.JS.PublishMsg(cctx, &nats.Msg{Subject: queue.EventsSubject(dest), Header: th, Data: msg.Data()}, jetstream.WithMsgID(id))
 		if err != nil || ack.Duplicate {
 			_ = d.Queue.ReleaseBody(cctx, th)
 		}
@@ -83,7 +94,7 @@ func (d *Dispatcher) fanout(ctx context.Context, u *unit, msg jetstream.Msg) {
 		}
 		if !ack.Duplicate {
 			// Queued for the target now: on its quota until it finishes.
-			_ = d.Queue.Incr(t.Key, queue.CounterQueuedBytes, queue.BodySize(h, msg.Data()))
+			_ = d.Queue.Incr(dest, queue.CounterQueuedBytes, queue.BodySize(h, msg.Data()))
 		}
 	}
 	first, counted := d.countOnce(ctx, u, queue.CounterDelivered, seq, "routed")
@@ -100,4 +111,29 @@ func (d *Dispatcher) fanout(ctx context.Context, u *unit, msg jetstream.Msg) {
 		d.unqueue(u.key, msg)
 	}
 	_ = d.Queue.ReleaseBody(cctx, msg.Headers())
+}
+
+// filterEvent is the event as filters and ordering keys see it, its body
+// read once for all targets.
+func (d *Dispatcher) filterEvent(ctx context.Context, u *unit, msg jetstream.Msg) (*filter.Event, error) {
+	body, err := d.Queue.EventBody(ctx, msg.Headers(), msg.Data())
+	if err != nil {
+		d.Log.Error(err, "Reading an event's body for the targets' filters and keys failed; will retry", "endpoint", u.ep.Name())
+		return nil, err
+	}
+	return eventOf(u.ep, msg.Headers(), body), nil
+}
+
+// partition is the ordered sequence of target t the event belongs to: the
+// hash of its key. An event whose key cannot be evaluated goes with the
+// key "", in order with the others that cannot.
+func (d *Dispatcher) partition(u *unit, t *registry.Target, ev *filter.Event) int {
+	key, err := t.OrderKey.Of(ev)
+	if err != nil {
+		d.Log.V(1).Info("Ordering key failed on an event; ordering it with key \"\"", "endpoint", u.ep.Name(), "target", t.Name, "error", err.Error())
+		key = ""
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % uint32(t.Partitions))
 }

@@ -221,7 +221,7 @@ func (d *Dispatcher) hold(u *unit, msg jetstream.Msg, delay time.Duration, why s
 // probe: the attempt is the half-open circuit's probe.
 func (d *Dispatcher) admit(ctx context.Context, u *unit, msg jetstream.Msg) (probe, held bool) {
 	t := u.t
-	st, rev := d.state(u.key)
+	st, rev := d.state(u.tkey())
 	now := time.Now()
 	if st.ThrottledUntil.After(now) {
 		d.hold(u, msg, st.ThrottledUntil.Sub(now), "throttled")
@@ -242,16 +242,16 @@ func (d *Dispatcher) admit(ctx context.Context, u *unit, msg jetstream.Msg) (pro
 		next := st
 		next.Circuit, next.Prober, next.Since = queue.CircuitHalfOpen, d.ID, now
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		nrev, err := d.Queue.SetTargetState(cctx, u.key, next, rev)
+		nrev, err := d.Queue.SetTargetState(cctx, u.tkey(), next, rev)
 		cancel()
 		if err != nil {
 			d.hold(u, msg, probeWait(t), "probing")
 			return false, true
 		}
-		d.states.Store(u.key, &sharedState{st: next, rev: nrev})
+		d.states.Store(u.tkey(), &sharedState{st: next, rev: nrev})
 		probe = true
 	}
-	g := d.guard(u.key, t)
+	g := d.guard(u.tkey(), t)
 	g.mu.Lock()
 	lim := g.limiter
 	g.mu.Unlock()
@@ -272,14 +272,14 @@ func (d *Dispatcher) unprobe(u *unit, probe bool) {
 	if !probe {
 		return
 	}
-	st, rev := d.state(u.key)
+	st, rev := d.state(u.tkey())
 	if st.Circuit != queue.CircuitHalfOpen || st.Prober != d.ID {
 		return
 	}
 	st.Circuit, st.Prober, st.ProbeAt = queue.CircuitOpen, "", time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _ = d.Queue.SetTargetState(ctx, u.key, st, rev)
+	_, _ = d.Queue.SetTargetState(ctx, u.tkey(), st, rev)
 }
 
 // blamesTarget reports whether a failed attempt says the target is unwell
@@ -299,7 +299,7 @@ func blamesTarget(e *attemptError) bool {
 // observe feeds an attempt's outcome (aerr nil: delivered) to the target's
 // circuit and pause.
 func (d *Dispatcher) observe(ctx context.Context, u *unit, aerr *attemptError, probe bool) {
-	g := d.guard(u.key, u.t)
+	g := d.guard(u.tkey(), u.t)
 	now := time.Now()
 	if aerr == nil || !blamesTarget(aerr) {
 		// The target answered: it is up, whatever it thought of the event.
@@ -307,7 +307,7 @@ func (d *Dispatcher) observe(ctx context.Context, u *unit, aerr *attemptError, p
 		g.consecutive, g.throttles = 0, 0
 		g.record(false)
 		g.mu.Unlock()
-		if st, _ := d.state(u.key); st.Circuit != "" || probe {
+		if st, _ := d.state(u.tkey()); st.Circuit != "" || probe {
 			d.closeCircuit(ctx, u)
 		}
 		return
@@ -387,7 +387,7 @@ func (d *Dispatcher) changeState(ctx context.Context, key string, change func(*q
 func (d *Dispatcher) openCircuit(ctx context.Context, u *unit, aerr *attemptError) {
 	now := time.Now()
 	opened := false
-	d.changeState(ctx, u.key, func(st *queue.TargetState) bool {
+	d.changeState(ctx, u.tkey(), func(st *queue.TargetState) bool {
 		if st.Circuit == queue.CircuitOpen && st.ProbeAt.After(now) {
 			return false // another replica opened it
 		}
@@ -404,7 +404,7 @@ func (d *Dispatcher) openCircuit(ctx context.Context, u *unit, aerr *attemptErro
 
 func (d *Dispatcher) closeCircuit(ctx context.Context, u *unit) {
 	closed := false
-	d.changeState(ctx, u.key, func(st *queue.TargetState) bool {
+	d.changeState(ctx, u.tkey(), func(st *queue.TargetState) bool {
 		if st.Circuit == "" {
 			return false
 		}
@@ -420,7 +420,7 @@ func (d *Dispatcher) closeCircuit(ctx context.Context, u *unit) {
 // throttle pauses every replica's attempts at the target until until,
 // unless a pause at least as long (give or take a second) is on already.
 func (d *Dispatcher) throttle(ctx context.Context, u *unit, until time.Time) {
-	d.changeState(ctx, u.key, func(st *queue.TargetState) bool {
+	d.changeState(ctx, u.tkey(), func(st *queue.TargetState) bool {
 		if st.ThrottledUntil.Add(time.Second).After(until) {
 			return false
 		}

@@ -274,7 +274,7 @@ func compileTargets(uid string, s *hookv1.WebhookEndpointSpec) ([]*registry.Targ
 	for _, t := range specs {
 		d := s.TargetDelivery(t)
 		key := uid
-		if len(specs) > 1 {
+		if len(specs) > 1 || t.Ordering.GetPartitions() > 0 {
 			key = queue.TargetKey(uid, t.Name)
 		}
 		rt := &registry.Target{
@@ -301,6 +301,16 @@ func compileTargets(uid string, s *hookv1.WebhookEndpointSpec) ([]*registry.Targ
 				return nil, fmt.Errorf("target %q: filter: %w", t.Name, err)
 			}
 			rt.Filter = f
+		}
+		if o := t.Ordering; o != nil {
+			rt.Ordered = true
+			if o.Key != "" {
+				k, err := filter.CompileKey(o.Key)
+				if err != nil {
+					return nil, fmt.Errorf("target %q: ordering.key: %w", t.Name, err)
+				}
+				rt.OrderKey, rt.Partitions = k, o.GetPartitions()
+			}
 		}
 		if cb := t.CircuitBreaker; cb.Enabled() {
 			ratio, window := cb.GetFailureRatio()

@@ -118,6 +118,12 @@ type Target struct {
 	Filter *filter.Filter
 	// CloudEvents sends events in CloudEvents binary mode.
 	CloudEvents bool
+
+	// Ordered: the target's events are delivered one at a time, in order
+	// (per OrderKey, over Partitions queues, when it has one).
+	Ordered    bool
+	OrderKey   *filter.Key
+	Partitions int
 }
 
 // Breaker is a target's circuit breaker policy.
@@ -130,9 +136,23 @@ type Breaker struct {
 	OpenFor      time.Duration
 }
 
-// Fanout reports whether the endpoint's events are copied to several
-// targets rather than delivered from its own queue.
-func (e *Endpoint) Fanout() bool { return len(e.Targets) > 1 }
+// Fanout reports whether the endpoint's events are copied to its targets'
+// own queues (several targets, or one whose events are ordered by key)
+// rather than delivered from the endpoint's queue.
+func (e *Endpoint) Fanout() bool {
+	return len(e.Targets) > 1 || (len(e.Targets) == 1 && e.Targets[0].OrderKey != nil)
+}
+
+// OrderedCopies reports whether the copy to the targets must keep the
+// events' order: some target is ordered.
+func (e *Endpoint) OrderedCopies() bool {
+	for _, t := range e.Targets {
+		if t.Ordered {
+			return true
+		}
+	}
+	return false
+}
 
 // TargetByKey returns the endpoint's target with queue key key.
 func (e *Endpoint) TargetByKey(key string) (*Target, bool) {

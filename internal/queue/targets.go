@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,8 +31,31 @@ func TargetKey(uid, name string) string { return uid + targetSep + name }
 // SplitTargetKey returns the endpoint UID and target name of a queue key;
 // name is empty for an endpoint's own key.
 func SplitTargetKey(key string) (uid, name string) {
+	key, _, _ = SplitPartition(key)
 	uid, name, _ = strings.Cut(key, targetSep)
 	return uid, name
+}
+
+// A target whose events keep their order by key has one queue per
+// partition, PartitionKey(its key, p): each is delivered one event at a
+// time. '=' is in no UID and no target name.
+const partitionSep = "="
+
+// MaxPartitions bounds a target's partitions (spec ordering.partitions).
+const MaxPartitions = 16
+
+// PartitionKey is the queue key of partition p of the queue key key.
+func PartitionKey(key string, p int) string { return key + partitionSep + strconv.Itoa(p) }
+
+// SplitPartition returns the queue key a partition key belongs to and the
+// partition; ok is false for a key that is no partition's.
+func SplitPartition(key string) (base string, p int, ok bool) {
+	base, ps, found := strings.Cut(key, partitionSep)
+	if !found {
+		return key, 0, false
+	}
+	p, err := strconv.Atoi(ps)
+	return base, p, err == nil && p >= 0
 }
 
 // Circuit states kept in TargetState.Circuit ("" is closed).

@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
+	"github.com/hookgate/hookgate/internal/testenv"
+)
+
+// Fan-out as a user sees it: two targets, one of which fails; kubectl get
+// and describe say which circuit is open, and the healthy target gets
+// every event meanwhile.
+var _ = Describe("An endpoint with two targets, one failing", Ordered, func() {
+	var (
+		f     *fixture
+		audit *target
+	)
+	BeforeAll(func() {
+		audit = newTarget()
+		audit.setFail(true)
+		f = setup(hookv1.ProviderGitHub, []byte("fan-out-secret"), func(ep *hookv1.WebhookEndpoint) {
+			ep.Name = "orders"
+			orders := *ep.Spec.Target
+			orders.Name = "orders"
+			orders.Format = hookv1.FormatCloudEvents
+			ep.Spec.Target = nil
+			ep.Spec.Targets = []hookv1.TargetSpec{orders, {
+				Name:    "audit",
+				Service: hookv1.ServiceTarget{Name: "target", Port: audit.port(), Path: "/audit"},
+				Filter:  `event.type == "push"`,
+				// One at a time, so that exactly the three failures that
+				// open the circuit reach it (with more in flight, those
+				// under way when it opens still arrive).
+				Limits: &hookv1.TargetLimits{MaxConcurrency: ptr.To[int32](1)},
+				CircuitBreaker: &hookv1.CircuitBreakerSpec{
+					ConsecutiveFailures: ptr.To[int32](3),
+					OpenFor:             &metav1.Duration{Duration: 10 * time.Minute},
+				},
+			}}
+		})
+	})
+
+	It("delivers every event to the healthy target while the failing one's circuit is open", func() {
+		for i := range 5 {
+			Expect(f.github(`{"ref":"refs/heads/main","n":`+strconv.Itoa(i)+`}`, "fan-"+strconv.Itoa(i))).To(Equal(http.StatusOK))
+		}
+		Eventually(func() int { return len(f.target.requests()) }, timeout, poll).Should(Equal(5))
+		for _, r := range f.target.requests() {
+			Expect(r.header.Get("Ce-Type")).To(Equal("push"))
+			Expect(r.header.Get("Ce-Id")).To(Equal(r.header.Get("Idempotency-Key")))
+		}
+		jp := func(expr string) func() string {
+			return func() string { return kc("-n", f.ns, "get", "webhookendpoint", "orders", "-o", "jsonpath="+expr) }
+		}
+		Eventually(jp(`{.status.targets[?(@.name=="audit")].circuit}`), timeout, poll).Should(Equal("Open"))
+		Eventually(jp(`{.status.targets[?(@.name=="orders")].deliveries.delivered}`), timeout, poll).Should(Equal("5"))
+		// Three failed attempts opened it; the other events are held
+		// without using attempts.
+		Expect(len(audit.requests())).To(Equal(3))
+		Consistently(func() int { return len(audit.requests()) }, 2*time.Second, poll).Should(Equal(3))
+
+		get := kc("-n", f.ns, "get", "webhookendpoints")
+		Expect(get).To(MatchRegexp(`orders\s+github\s+True\s+\S+\s+5\s+5\s+0\s+audit`))
+		desc := kc("-n", f.ns, "describe", "webhookendpoint", "orders")
+		for _, want := range []string{`Circuit:\s+Open`, `Circuit Reason:\s+HTTP500`, `Warning\s+CircuitOpened`, `Name:\s+orders`, `Name:\s+audit`} {
+			Expect(desc).To(MatchRegexp(want))
+		}
+		if os.Getenv("HOOKGATE_CAPTURE_DOCS") != "" {
+			Expect(os.WriteFile(filepath.Join(testenv.RepoRoot(), "docs", "examples", "targets.txt"),
+				[]byte("$ kubectl get webhookendpoints\n"+get+"\n$ kubectl describe webhookendpoint orders\n"+desc), 0o644)).To(Succeed())
+		}
+	})
+})
