@@ -178,6 +178,14 @@ type WebhookEndpointSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(t, self.exists_one(u, (has(u.name) ? u.name : u.service.name) == (has(t.name) ? t.name : t.service.name)))",message="spec.targets must have distinct names (a target's name defaults to its Service's)"
 	Targets []TargetSpec `json:"targets,omitempty"`
 
+	// Priority of the endpoint's deliveries: under a backlog, when a
+	// receiver has more attempts to make than its --delivery-slots, High
+	// ones get the free slots first (at least four in five, so Normal ones
+	// are never starved). A target's own priority overrides it. Defaults
+	// to Normal.
+	// +optional
+	Priority Priority `json:"priority,omitempty"`
+
 	// Delivery is the retry policy towards the targets; a target's own
 	// delivery overrides it field by field.
 	// +optional
@@ -585,6 +593,10 @@ type TargetSpec struct {
 	// +kubebuilder:validation:Enum=Raw;CloudEvents
 	Format TargetFormat `json:"format,omitempty"`
 
+	// Priority overrides the endpoint's spec.priority for this target.
+	// +optional
+	Priority Priority `json:"priority,omitempty"`
+
 	// Ordering delivers this target's events one at a time, in the order
 	// they were stored, instead of in parallel (the default). The cost is
 	// head-of-line blocking: an event in backoff holds up every later one
@@ -612,6 +624,16 @@ type OrderingSpec struct {
 	// +kubebuilder:validation:Maximum=16
 	Partitions *int32 `json:"partitions,omitempty"`
 }
+
+// Priority is how an endpoint's or target's deliveries are scheduled
+// under a backlog.
+// +kubebuilder:validation:Enum=High;Normal
+type Priority string
+
+const (
+	PriorityHigh   Priority = "High"
+	PriorityNormal Priority = "Normal"
+)
 
 // TargetFormat is how events are sent to a target.
 type TargetFormat string

@@ -50,6 +50,7 @@ func runReceiver(args []string) error {
 	inlineBodyMax := fs.Int64("inline-body-max", queue.DefaultInlineBodyMax, "bodies longer than this are kept in the JetStream object store hookgate-bodies and their event holds a reference; lowered to fit the NATS server's max_payload")
 	clusterDomain := fs.String("cluster-domain", "cluster.local", "cluster DNS suffix used to address target Services")
 	concurrency := fs.Int("delivery-concurrency", 16, "deliveries in flight per endpoint and replica")
+	slots := fs.Int("delivery-slots", 256, "deliveries in flight on this replica, all endpoints together; under a backlog high-priority endpoints get free slots first (0: no bound, no priorities)")
 	namespace := fs.String("namespace", "", "watch only this namespace (default: all)")
 	keysNS := fs.String("keys-namespace", os.Getenv("POD_NAMESPACE"), "the receiver's own namespace, where the manager mirrors each endpoint's keys (its --receiver-namespace); the only namespace whose Secrets the receiver reads")
 	allowExternalName := fs.Bool("allow-external-name-targets", false, "deliver to ExternalName Services, which can name any host: a tenant could aim the receiver anywhere its pod reaches; for local runs and single-tenant clusters")
@@ -275,6 +276,7 @@ func runReceiver(args []string) error {
 			Resolver:    &dispatch.ServiceResolver{Client: mgr.GetClient(), ClusterDomain: *clusterDomain, AllowExternalName: *allowExternalName},
 			Log:         ctrl.Log.WithName("dispatch"),
 			Concurrency: *concurrency,
+			Slots:       *slots,
 			Metrics:     dispatch.NewMetrics(metrics.Registry),
 		}
 		if err := mgr.Add(d); err != nil {

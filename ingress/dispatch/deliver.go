@@ -92,8 +92,16 @@ func (d *Dispatcher) deliver(ctx context.Context, u *unit, msg jetstream.Msg, pu
 		d.unprobe(u, probe)
 		aerr = &attemptError{reason: "BodyMissing", msg: "the event's body is no longer stored", cause: berr}
 	} else {
+		if d.sched != nil && !d.sched.acquire(ctx, t.HighPriority) {
+			d.unprobe(u, probe)
+			_ = msg.Nak() // stopping
+			return
+		}
 		start := time.Now()
 		aerr = d.attempt(ctx, u, msg, md, attempt, body)
+		if d.sched != nil {
+			d.sched.release()
+		}
 		if d.Metrics != nil {
 			d.Metrics.Seconds.Observe(time.Since(start).Seconds())
 		}

@@ -57,7 +57,11 @@ type Dispatcher struct {
 	Log    logr.Logger
 	// Concurrency is how many deliveries run at once per endpoint.
 	Concurrency int
-	Metrics     *Metrics
+	// Slots is how many attempts run at once on this replica, all
+	// endpoints together; high-priority ones get free slots first. 0: no
+	// bound (and no priorities).
+	Slots   int
+	Metrics *Metrics
 	// ScanInterval is how often the events stream is scanned for endpoints
 	// with events and no consumer loop. Defaults to 500ms.
 	ScanInterval time.Duration
@@ -72,6 +76,7 @@ type Dispatcher struct {
 	Members *queue.Members
 
 	client  *http.Client
+	sched   *scheduler
 	mu      sync.Mutex
 	runners map[string]*runner
 	// guards is each target's protection on this replica, by queue key
@@ -192,6 +197,9 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		d.IdleAfter = 30 * time.Second
 	}
 	d.client = withoutRedirects(d.Client)
+	if d.Slots > 0 {
+		d.sched = newScheduler(d.Slots)
+	}
 	if d.ID == "" {
 		d.ID = nuid.Next()
 	}

@@ -360,40 +360,40 @@ func (g *guard) record(failed bool) float64 {
 
 // changeState applies change to the target's shared state with
 // compare-and-set, reading the bucket again when the watched state was
-// stale; change returns false when there is nothing to write.
-func (d *Dispatcher) changeState(ctx context.Context, key string, change func(*queue.TargetState) bool) {
+// stale; change returns false when there is nothing to write. It reports
+// whether this call wrote the change.
+func (d *Dispatcher) changeState(ctx context.Context, key string, change func(*queue.TargetState) bool) bool {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	st, rev := d.state(key)
 	for try := 0; try < 3; try++ {
 		if !change(&st) {
-			return
+			return false
 		}
 		nrev, err := d.Queue.SetTargetState(cctx, key, st, rev)
 		if err == nil {
 			d.states.Store(key, &sharedState{st: st, rev: nrev})
-			return
+			return true
 		}
 		if !errors.Is(err, queue.ErrStateChanged) {
 			d.Log.V(1).Info("Writing a target's state failed", "queue", key, "error", err.Error())
-			return
+			return false
 		}
 		if st, rev, err = d.latestState(cctx, key); err != nil {
-			return
+			return false
 		}
 	}
+	return false
 }
 
 func (d *Dispatcher) openCircuit(ctx context.Context, u *unit, aerr *attemptError) {
 	now := time.Now()
-	opened := false
-	d.changeState(ctx, u.tkey(), func(st *queue.TargetState) bool {
+	opened := d.changeState(ctx, u.tkey(), func(st *queue.TargetState) bool {
 		if st.Circuit == queue.CircuitOpen && st.ProbeAt.After(now) {
 			return false // another replica opened it
 		}
 		st.Circuit, st.Since, st.ProbeAt, st.Prober = queue.CircuitOpen, now, now.Add(u.t.Breaker.OpenFor), ""
 		st.Reason, st.Message = aerr.reason, aerr.msg
-		opened = true
 		return true
 	})
 	if opened {
@@ -403,13 +403,11 @@ func (d *Dispatcher) openCircuit(ctx context.Context, u *unit, aerr *attemptErro
 }
 
 func (d *Dispatcher) closeCircuit(ctx context.Context, u *unit) {
-	closed := false
-	d.changeState(ctx, u.tkey(), func(st *queue.TargetState) bool {
+	closed := d.changeState(ctx, u.tkey(), func(st *queue.TargetState) bool {
 		if st.Circuit == "" {
 			return false
 		}
 		st.Circuit, st.Since, st.ProbeAt, st.Prober = "", time.Now(), time.Time{}, ""
-		closed = true
 		return true
 	})
 	if closed {

@@ -291,6 +291,7 @@ func compileTargets(uid string, s *hookv1.WebhookEndpointSpec) ([]*registry.Targ
 			RequestsPerSecond: t.Limits.GetRequestsPerSecond(),
 			MaxConcurrency:    t.Limits.GetMaxConcurrency(),
 			CloudEvents:       t.Format == hookv1.FormatCloudEvents,
+			HighPriority:      t.Priority == hookv1.PriorityHigh || (t.Priority == "" && s.Priority == hookv1.PriorityHigh),
 		}
 		if t.Filter != "" {
 			// The API refuses a filter that does not compile (admission);

@@ -118,6 +118,8 @@ type Target struct {
 	Filter *filter.Filter
 	// CloudEvents sends events in CloudEvents binary mode.
 	CloudEvents bool
+	// HighPriority attempts get the receiver's free delivery slots first.
+	HighPriority bool
 
 	// Ordered: the target's events are delivered one at a time, in order
 	// (per OrderKey, over Partitions queues, when it has one).
