@@ -1,9 +1,16 @@
 package main
 
 import (
+	"math"
+	"net/http"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookgate/hookgate/ingress/dispatch"
 )
 
 // These tests cover the arithmetic the figures rest on; they run in
@@ -134,5 +141,108 @@ func TestReadySetCountsEachNameOnce(t *testing.T) {
 		if r.n != step.want {
 			t.Fatalf("after %s=%v: %d ready, want %d", step.name, step.ready, r.n, step.want)
 		}
+	}
+}
+
+func TestRateFiguresDropTheEdgesAndFindTheBusiestSecond(t *testing.T) {
+	// 10 requests a second for 10 s, and 5 more in one burst at 4.5 s.
+	t0 := time.Unix(1000, 0)
+	var at []time.Time
+	for i := range 100 {
+		at = append(at, t0.Add(time.Duration(i)*100*time.Millisecond))
+	}
+	for range 5 {
+		at = append(at, t0.Add(4500*time.Millisecond))
+	}
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	f := rateOf(at, time.Second)
+	if f.Span != 9900*time.Millisecond || f.LongestGap != 100*time.Millisecond {
+		t.Fatalf("span %s, longest gap %s", f.Span, f.LongestGap)
+	}
+	// From 1.0 s to 8.9 s: 80 paced requests and the burst, over 7.9 s.
+	if want := 85 / 7.9; math.Abs(f.Steady-want) > 1e-9 {
+		t.Fatalf("steady %g, want %g", f.Steady, want)
+	}
+	// The first second that holds the burst and ten paced requests.
+	if f.MaxInSecond != 15 || f.PeakAt != 3600*time.Millisecond {
+		t.Fatalf("busiest second %d at %s, want 15 at 3.6s", f.MaxInSecond, f.PeakAt)
+	}
+	if e := rateOf(nil, time.Second); e.Steady != 0 || e.MaxInSecond != 0 {
+		t.Fatal("no requests must give 0")
+	}
+}
+
+func TestMetricSumAddsTheMatchingSeriesOnly(t *testing.T) {
+	text := `# HELP hookgate_target_held_total Events handed back unsent.
+# TYPE hookgate_target_held_total counter
+hookgate_target_held_total{endpoint="bench/protect-circuit",reason="open",target="sink"} 412
+hookgate_target_held_total{endpoint="bench/protect-circuit",reason="probing",target="sink"} 17
+hookgate_target_held_total{endpoint="bench/other",reason="open",target="sink"} 5
+hookgate_target_held_total_extra{endpoint="bench/protect-circuit"} 1000
+`
+	got, err := metricSum(strings.NewReader(text), "hookgate_target_held_total", map[string]string{"endpoint": "bench/protect-circuit"})
+	if err != nil || got != 429 {
+		t.Fatalf("got %g, %v; want 429", got, err)
+	}
+	got, err = metricSum(strings.NewReader(text), "hookgate_target_held_total", map[string]string{"endpoint": "bench/protect-circuit", "reason": "open"})
+	if err != nil || got != 412 {
+		t.Fatalf("got %g, %v; want 412", got, err)
+	}
+}
+
+func TestARangeCheckFailsOutsideItsBounds(t *testing.T) {
+	r := &report{}
+	r.checkRange("rate", 90, 110, 110)
+	if !r.OK() {
+		t.Fatal("a value at the bound must pass")
+	}
+	r.checkRange("rate", 90, 110, 89)
+	if f := r.failures(); len(f) != 1 || !strings.Contains(f[0], "want 90 to 110, got 89") {
+		t.Fatalf("failures %v", f)
+	}
+}
+
+func TestAFailingSinkPortCountsRequestsButNoDeliveries(t *testing.T) {
+	wl, err := newWorkload(minBodyBytes + 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := startSink(wl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	p, err := s.addPort(http.StatusBadGateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := wl.nextTag()
+	s.timeRun(tag)
+	send := func(want int) {
+		t.Helper()
+		req, err := wl.request(t.Context(), "http://127.0.0.1:"+strconv.Itoa(p.port)+sinkPath, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As the dispatcher sends it: the delivery id the target sees.
+		req.Header.Set(dispatch.HeaderDeliveryID, benchHookID+":"+deliveryID(tag, 0, 1))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("answered %d, want %d", resp.StatusCode, want)
+		}
+	}
+	send(http.StatusBadGateway)
+	if c := s.counts(tag); c.Distinct != 0 || len(s.arrivals(tag)) != 1 {
+		t.Fatalf("after a 502: %+v, %d arrivals", c, len(s.arrivals(tag)))
+	}
+	p.setStatus(http.StatusNoContent)
+	send(http.StatusNoContent)
+	send(http.StatusNoContent)
+	if c := s.counts(tag); c.Distinct != 1 || c.Repeats != 1 || len(s.arrivals(tag)) != 3 {
+		t.Fatalf("after healing: %+v, %d arrivals", c, len(s.arrivals(tag)))
 	}
 }

@@ -61,7 +61,7 @@ type cluster struct {
 	token      string
 	dataDir    string
 	sinkPort   int
-	ports      struct{ http, probe, nats, mgrProbe, pprof, mgrPprof int }
+	ports      struct{ http, probe, metrics, nats, mgrProbe, pprof, mgrPprof int }
 	syncAlways bool
 	// pprof serves both processes' Go profiles on loopback (-pprof).
 	pprof    bool
@@ -138,7 +138,7 @@ func startCluster(ctx context.Context, cfg *config, work string, sinkPort int, k
 		return nil, err
 	}
 	c.token = hex.EncodeToString(b)
-	for _, p := range []*int{&c.ports.http, &c.ports.probe, &c.ports.nats, &c.ports.mgrProbe, &c.ports.pprof, &c.ports.mgrPprof} {
+	for _, p := range []*int{&c.ports.http, &c.ports.probe, &c.ports.metrics, &c.ports.nats, &c.ports.mgrProbe, &c.ports.pprof, &c.ports.mgrPprof} {
 		if *p, err = freePort(); err != nil {
 			return nil, err
 		}
@@ -219,7 +219,9 @@ func (c *cluster) startReceiver(ctx context.Context, syncAlways bool) error {
 	c.syncAlways = syncAlways
 	c.receiver, _, err = startProc("receiver", filepath.Join(c.work, "receiver.log"), c.bin, []string{"receiver",
 		"--listen", "127.0.0.1:" + strconv.Itoa(c.ports.http),
-		"--metrics-bind-address", "0",
+		// Read only by the protection section (per-replica deliveries,
+		// held events); an idle listener otherwise.
+		"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(c.ports.metrics),
 		"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(c.ports.probe),
 		"--pprof-bind-address", c.pprofAddr(c.ports.pprof),
 		"--nats-listen", "127.0.0.1:" + strconv.Itoa(c.ports.nats),
@@ -286,9 +288,14 @@ func (c *cluster) newEndpoint(ns, name string, suspend bool) *hookv1.WebhookEndp
 // createEndpoint creates one endpoint and waits until it is reconciled
 // and the receiver routes its path.
 func (c *cluster) createEndpoint(ctx context.Context, ns, name string, suspend bool) (endpoint, error) {
-	we := c.newEndpoint(ns, name, suspend)
+	return c.createEndpointFrom(ctx, c.newEndpoint(ns, name, suspend))
+}
+
+// createEndpointFrom creates we (newEndpoint, changed) and waits as
+// createEndpoint does.
+func (c *cluster) createEndpointFrom(ctx context.Context, we *hookv1.WebhookEndpoint) (endpoint, error) {
 	if err := c.k8s.Create(ctx, we); err != nil {
-		return endpoint{}, fmt.Errorf("creating WebhookEndpoint %s/%s: %w", ns, name, err)
+		return endpoint{}, fmt.Errorf("creating WebhookEndpoint %s/%s: %w", we.Namespace, we.Name, err)
 	}
 	ep, err := c.waitReconciled(ctx, client.ObjectKeyFromObject(we), time.Minute)
 	if err != nil {

@@ -19,8 +19,10 @@
 // as in production, and its ingest endpoint is suspended (nothing but
 // ingest runs) and purged after each run's counts are checked. Then
 // delivery to a local target (drain rate of a suspended backlog, and ingest
-// with delivery running), the same ingest with --jetstream-sync-always, and
-// N endpoints (convergence time, RSS, idle CPU, one event's latency).
+// with delivery running), the same ingest with --jetstream-sync-always, N
+// endpoints (convergence time, RSS, idle CPU, one event's latency), and
+// last target protection with a second receiver replica (a rate limit
+// held by both together, an open circuit costing no attempts; protect.go).
 //
 // Every figure carries the durability setting: fsync off is JetStream's
 // default (acknowledged from the page cache, synced every 2 minutes),
@@ -56,6 +58,7 @@ type config struct {
 	warmup       time.Duration
 	bodyBytes    int
 	maxRequests  int64
+	ingest       bool
 	delivery     bool
 	syncAlways   bool
 	baseSync     bool
@@ -70,6 +73,19 @@ type config struct {
 	storeDir     string
 	keep         bool
 	pprof        bool
+	protect      protectConfig
+}
+
+// protectConfig is the target protection section's (protect.go).
+type protectConfig struct {
+	on bool
+	// rps is the rate limit; the backlog is rps x drain events.
+	rps   int
+	drain time.Duration
+	// events are sent to the failing target, window is how long what it
+	// receives is counted while its circuit is open.
+	events int
+	window time.Duration
 }
 
 // minBodyBytes is the smallest body makeBody can still shape as JSON.
@@ -97,6 +113,7 @@ func run() int {
 	flag.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "load applied before measuring, to open connections and reach steady state")
 	flag.IntVar(&cfg.bodyBytes, "body-bytes", 2048, "size of each webhook body in bytes")
 	flag.Int64Var(&cfg.maxRequests, "max-requests", 5_000_000, "upper bound of requests in one run, whatever -d says")
+	flag.BoolVar(&cfg.ingest, "ingest", true, "measure ingest: bare, floor and receiver, interleaved (-c, -rounds, -d)")
 	flag.BoolVar(&cfg.delivery, "delivery", true, "measure delivery to a local target (drain of a suspended backlog, ingest with delivery)")
 	flag.BoolVar(&cfg.syncAlways, "sync-always", true, "also run floor and receiver at the first -c with fsync always (--jetstream-sync-always)")
 	flag.BoolVar(&cfg.baseSync, "base-sync-always", false, "fsync always in the main runs too, instead of JetStream's default")
@@ -110,6 +127,11 @@ func run() int {
 	flag.BoolVar(&cfg.jsonOut, "json", false, "also print the results as one JSON object on the last line of stdout")
 	flag.StringVar(&cfg.storeDir, "store-dir", os.TempDir(), "parent of the work directory (JetStream stores, logs); put it on the disk you want to measure (tmpfs makes fsync meaningless)")
 	flag.BoolVar(&cfg.pprof, "pprof", false, "serve the receiver's and the manager's Go profiles (/debug/pprof) on loopback ports, printed at start")
+	flag.BoolVar(&cfg.protect.on, "protect", true, "measure target protection with a second receiver replica: a rate-limited target's arrivals from both, and what a failing target receives while its circuit is open")
+	flag.IntVar(&cfg.protect.rps, "protect-rps", 100, "requestsPerSecond of the rate-limited target")
+	flag.DurationVar(&cfg.protect.drain, "protect-drain", 20*time.Second, "the rate-limited backlog is -protect-rps times this many seconds of events")
+	flag.IntVar(&cfg.protect.events, "protect-events", 200, "events sent to the failing target (rounded up to a multiple of 8)")
+	flag.DurationVar(&cfg.protect.window, "protect-window", 20*time.Second, "window, after the circuit opened, in which the failing target's requests and the retries are counted")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (logs, stores) also after a successful run")
 	flag.Parse()
 	var err error
@@ -198,6 +220,10 @@ func (c *config) validate() error {
 		return fmt.Errorf("-body-bytes must be between %d and %d", minBodyBytes, maxBodyBytes)
 	case c.maxRequests < 1:
 		return errors.New("-max-requests must be positive")
+	case c.protect.on && (c.protect.rps < 1 || c.protect.rps > 10000):
+		return errors.New("-protect-rps must be between 1 and 10000 (the API's bounds of requestsPerSecond)")
+	case c.protect.on && (c.protect.drain < 4*time.Second || c.protect.events < 1 || c.protect.window < time.Second):
+		return errors.New("-protect-drain must be at least 4s (a second is dropped at each end), -protect-events positive, -protect-window at least 1s")
 	case c.idle <= 0 || c.settle < 0 || c.probes < 0 || c.workers < 1 || c.converge <= 0 || c.drainTimeout <= 0:
 		return errors.New("-idle, -create-workers, -converge-timeout and -drain-timeout must be positive, -settle and -probes not negative")
 	}
@@ -249,8 +275,10 @@ func newBench(ctx context.Context, cfg *config, work string) (*bench, error) {
 }
 
 func (b *bench) runAll(ctx context.Context) error {
-	if err := b.runIngest(ctx); err != nil {
-		return err
+	if b.cfg.ingest {
+		if err := b.runIngest(ctx); err != nil {
+			return err
+		}
 	}
 	if b.cfg.delivery {
 		if err := b.runDelivery(ctx); err != nil {
@@ -264,6 +292,13 @@ func (b *bench) runAll(ctx context.Context) error {
 	}
 	if len(b.cfg.endpoints) > 0 {
 		if err := b.runScale(ctx); err != nil {
+			return err
+		}
+	}
+	// Last: it adds a receiver replica, which would split the work of
+	// every section after it.
+	if b.cfg.protect.on {
+		if err := b.runProtect(ctx); err != nil {
 			return err
 		}
 	}

@@ -25,6 +25,7 @@ type report struct {
 	Ratios   []ratioRow    `json:"ratios"`
 	Delivery []deliveryRow `json:"delivery"`
 	Scale    []scaleRow    `json:"endpoints"`
+	Protect  *protectRow   `json:"protect,omitempty"`
 	Checks   []checkRow    `json:"checks"`
 	Failures []string      `json:"failures,omitempty"`
 	Passed   bool          `json:"ok"`
@@ -124,12 +125,70 @@ type scaleRow struct {
 	ProbeMaxMs         float64 `json:"eventToDeliveredMaxMillis,omitempty"`
 }
 
-// checkRow is one count the benchmark compared.
+// protectRow is target protection with two receiver replicas (protect.go).
+type protectRow struct {
+	Replicas int              `json:"replicas"`
+	Rate     *protectRateRow  `json:"rateLimit,omitempty"`
+	Circuit  *protectBreakRow `json:"circuit,omitempty"`
+}
+
+// protectRateRow is a backlog drained to a target with a rate limit.
+type protectRateRow struct {
+	LimitPerSec int   `json:"limitPerSec"`
+	Events      int   `json:"events"`
+	Requests    int   `json:"requests"`
+	Delivered   int64 `json:"deliveredDistinct"`
+	Repeats     int64 `json:"deliveredRepeats"`
+	// SteadyPerSec is the requests from a second after the first to a
+	// second before the last, per second; MaxInOneSecond the most in any
+	// sliding second.
+	SteadyPerSec   float64 `json:"steadyPerSec"`
+	MaxInOneSecond int     `json:"maxInAnySecond"`
+	// PeakAtS is where that second starts, after the first request;
+	// LongestGapMs the longest time between two requests.
+	PeakAtS         float64 `json:"peakAtSeconds"`
+	LongestGapMs    float64 `json:"longestGapMillis"`
+	DrainS          float64 `json:"firstToLastSeconds"`
+	ResumeToFirstMs float64 `json:"resumeToFirstMillis"`
+	// PerReplica is each replica's deliveries
+	// (hookgate_dispatch_attempts_total{outcome="delivered"}).
+	PerReplica []int64 `json:"deliveredPerReplica,omitempty"`
+}
+
+// protectBreakRow is a failing target behind a circuit breaker.
+type protectBreakRow struct {
+	Events              int     `json:"events"`
+	Status              int     `json:"failingStatus"`
+	ConsecutiveFailures int     `json:"consecutiveFailures"`
+	OpenForS            float64 `json:"openForSeconds"`
+	ResumeToOpenMs      float64 `json:"resumeToOpenMillis"`
+	StatusLagMs         float64 `json:"openToStatusOpenMillis"`
+	// Requests the failing target received before the circuit opened, and
+	// from then to the window's start.
+	RequestsBeforeOpen   int `json:"requestsBeforeOpen"`
+	RequestsOpenToWindow int `json:"requestsOpenToWindow"`
+	// In the window: requests (probes), the retries counter's increase, the
+	// most probes allowed, events handed back unsent (both replicas'
+	// hookgate_target_held_total; -1 when unread).
+	WindowS         float64 `json:"windowSeconds"`
+	RequestsInWin   int     `json:"requestsInWindow"`
+	RetriesInWin    int64   `json:"retriesInWindow"`
+	ProbesAllowed   int     `json:"probesAllowed"`
+	HeldInWin       int64   `json:"heldInWindow"`
+	HealToAllMs     float64 `json:"healedToAllDeliveredMillis"`
+	Delivered       int64   `json:"deliveredDistinct"`
+	Repeats         int64   `json:"deliveredRepeats"`
+	RequestsInTotal int     `json:"requests"`
+}
+
+// checkRow is one count the benchmark compared: equal to Want, or with
+// WantMax between Want and WantMax.
 type checkRow struct {
-	Name string `json:"name"`
-	Want int64  `json:"want"`
-	Got  int64  `json:"got"`
-	OK   bool   `json:"ok"`
+	Name    string `json:"name"`
+	Want    int64  `json:"want"`
+	WantMax *int64 `json:"wantMax,omitempty"`
+	Got     int64  `json:"got"`
+	OK      bool   `json:"ok"`
 }
 
 func newReport(cfg *config) *report {
@@ -158,6 +217,11 @@ func (r *report) check(name string, want, got int64) {
 	r.Checks = append(r.Checks, checkRow{Name: name, Want: want, Got: got, OK: want == got})
 }
 
+// checkRange checks lo <= got <= hi.
+func (r *report) checkRange(name string, lo, hi, got int64) {
+	r.Checks = append(r.Checks, checkRow{Name: name, Want: lo, WantMax: &hi, Got: got, OK: lo <= got && got <= hi})
+}
+
 func (r *report) fail(msg string) { r.Failures = append(r.Failures, msg) }
 
 // OK reports whether every check passed and nothing failed.
@@ -169,7 +233,11 @@ func (r *report) OK() bool {
 func (r *report) failures() []string {
 	out := slices.Clone(r.Failures)
 	for _, c := range r.Checks {
-		if !c.OK {
+		switch {
+		case c.OK:
+		case c.WantMax != nil:
+			out = append(out, fmt.Sprintf("%s: want %d to %d, got %d", c.Name, c.Want, *c.WantMax, c.Got))
+		default:
 			out = append(out, fmt.Sprintf("%s: want %d, got %d", c.Name, c.Want, c.Got))
 		}
 	}
@@ -452,6 +520,8 @@ func (r *report) printTables(w io.Writer) {
 		fmt.Fprintf(w, "  all Ready s: from the last create to every endpoint Ready, followed by a watch; idle CPU: %% of one core over %gs, %gs after all were Ready\n", r.Settings.IdleS, r.Settings.SettleS)
 	}
 
+	r.printProtect(w)
+
 	failures := r.failures()
 	passed := 0
 	for _, c := range r.Checks {
@@ -459,7 +529,7 @@ func (r *report) printTables(w io.Writer) {
 			passed++
 		}
 	}
-	fmt.Fprintf(w, "\nchecks: %d of %d counts match (stored and delivered = accepted)", passed, len(r.Checks))
+	fmt.Fprintf(w, "\nchecks: %d of %d counts match (stored and delivered = accepted; rates and probes within bounds)", passed, len(r.Checks))
 	if len(failures) == 0 {
 		fmt.Fprintln(w, "; OK")
 	} else {
@@ -479,4 +549,42 @@ func (r *report) printJSON(w io.Writer) error {
 	}
 	_, err = fmt.Fprintf(w, "%s\n", b)
 	return err
+}
+
+func (r *report) printProtect(w io.Writer) {
+	p := r.Protect
+	if p == nil {
+		return
+	}
+	if q := p.Rate; q != nil {
+		split := "-"
+		if len(q.PerReplica) > 0 {
+			parts := make([]string, len(q.PerReplica))
+			for i, v := range q.PerReplica {
+				parts[i] = n(v)
+			}
+			split = strings.Join(parts, " / ")
+		}
+		t := newTable(w, fmt.Sprintf("rate limit, %d receiver replicas (endpoint 'protect-rate', a suspended backlog resumed)", p.Replicas),
+			"limit/s", "events", "requests", "delivered", "repeats", "steady req/s", "max in any 1 s", "at s", "longest gap ms", "per replica", "first→last s", "resume→first ms")
+		t.row(fmt.Sprint(q.LimitPerSec), fmt.Sprint(q.Events), fmt.Sprint(q.Requests), n(q.Delivered), n(q.Repeats), f1(q.SteadyPerSec),
+			fmt.Sprint(q.MaxInOneSecond), f1(q.PeakAtS), f0(q.LongestGapMs), split, f1(q.DrainS), f0(q.ResumeToFirstMs))
+		t.flush()
+		fmt.Fprintln(w, "  steady: requests at the target from 1 s after the first to 1 s before the last, per second; max: the most in any sliding second, starting 'at s' after the first request")
+		fmt.Fprintln(w, "  longest gap: the target (this process) stalling bunches the requests after it, which raises max; per replica: each one's deliveries (hookgate_dispatch_attempts_total)")
+	}
+	if c := p.Circuit; c != nil {
+		held := "-"
+		if c.HeldInWin >= 0 {
+			held = n(c.HeldInWin)
+		}
+		t := newTable(w, fmt.Sprintf("open circuit, %d receiver replicas (endpoint 'protect-circuit': target answers %d, circuit opens after %d failures, probed every %gs)",
+			p.Replicas, c.Status, c.ConsecutiveFailures, c.OpenForS),
+			"events", "resume→open ms", "open→status ms", "requests before open", "open→window", "window s", "requests in window", "probes allowed", "retries in window", "held in window", "healed→all ms", "delivered", "repeats")
+		t.row(fmt.Sprint(c.Events), f0(c.ResumeToOpenMs), f0(c.StatusLagMs), fmt.Sprint(c.RequestsBeforeOpen), fmt.Sprint(c.RequestsOpenToWindow),
+			f1(c.WindowS), fmt.Sprint(c.RequestsInWin), fmt.Sprint(c.ProbesAllowed), n(c.RetriesInWin), held, f0(c.HealToAllMs), n(c.Delivered), n(c.Repeats))
+		t.flush()
+		fmt.Fprintln(w, "  before open: attempts already admitted on both replicas when the first one tripped; in window: requests the failing target received (the probes) and the retries counter (status.deliveries.retries) over the same window")
+		fmt.Fprintln(w, "  held: events handed back unsent while open or probing (hookgate_target_held_total, both replicas); healed→all: from the target answering 204 to every event delivered")
+	}
 }
