@@ -279,6 +279,13 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if errs := ValidateExpressions(&obj.Spec); len(errs) > 0 && targetOK {
+		// The receiver will not load the endpoint: say why where the
+		// tenant looks.
+		setCondition(obj, hookv1.ConditionTargetReady, metav1.ConditionFalse, hookv1.ReasonInvalidExpression,
+			errs.ToAggregate().Error()+"; the receiver answers 503 until it is fixed")
+		targetOK = false
+	}
 	base, err := r.reconcileRoute(ctx, obj)
 	if err != nil {
 		setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonRouteFailed, err.Error())
@@ -501,13 +508,9 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 	}
 	tqs := targetQueues(obj)
 	fanout := len(tqs) > 1 || (len(tqs) == 1 && tqs[0].key != uid)
-	if fanout {
-		// The endpoint's own queue holds events not yet copied to the
-		// targets; its "delivered" is the copied ones. What was delivered,
-		// retried and dead-lettered is the targets'.
-		total.Delivered, total.Retries, total.DeadLettered, total.Dropped = 0, 0, 0, 0
-	}
+
 	targets := make([]hookv1.TargetStatus, 0, len(tqs))
+	var sum queue.Counters // the targets', when they have their own queues
 	for _, tq := range tqs {
 		ts := hookv1.TargetStatus{Name: tq.name, Service: tq.service}
 		tc, tst := c, st
@@ -515,12 +518,7 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 			if tc, tst, err = r.readTargetQueues(ctx, tq); err != nil {
 				return err
 			}
-			total.Delivered += tc.Delivered
-			total.Retries += tc.Retries
-			total.DeadLettered += tc.DeadLettered
-			total.Dropped += tc.Dropped
-			total.Pending += tc.Pending
-			total.QueuedBytes += tc.QueuedBytes
+			sum.Add(tc)
 		}
 		ts.Deliveries = &hookv1.DeliveryCounters{Received: tc.Received, Delivered: tc.Delivered, Retries: tc.Retries,
 			Pending: tc.Pending, DeadLettered: tc.DeadLettered, Dropped: tc.Dropped, QueuedBytes: tc.QueuedBytes}
@@ -539,6 +537,14 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 			obj.Status.LastFailure = f
 		}
 	}
+	if fanout {
+		// The endpoint's own queue holds events not yet copied to the
+		// targets; its "delivered" is the copied ones. What was delivered,
+		// retried, dead-lettered and dropped is the targets'.
+		total.Delivered, total.Retries, total.DeadLettered, total.Dropped = sum.Delivered, sum.Retries, sum.DeadLettered, sum.Dropped
+		total.Pending += sum.Pending
+		total.QueuedBytes += sum.QueuedBytes
+	}
 	obj.Status.Deliveries = total
 	obj.Status.Targets = targets
 	return nil
@@ -554,14 +560,7 @@ func (r *Reconciler) readTargetQueues(ctx context.Context, tq targetQueue) (queu
 		if err != nil {
 			return sum, st, err
 		}
-		sum.Received += c.Received
-		sum.Delivered += c.Delivered
-		sum.Retries += c.Retries
-		sum.DeadLettered += c.DeadLettered
-		sum.Dropped += c.Dropped
-		sum.Replayed += c.Replayed
-		sum.Pending += c.Pending
-		sum.QueuedBytes += c.QueuedBytes
+		sum.Add(c)
 		s, err := r.Queue.ReadState(ctx, k)
 		if err != nil {
 			return sum, st, err

@@ -42,6 +42,10 @@ const (
 	// ReasonTargetRemoved: a target left spec.targets; what it had queued
 	// was discarded.
 	ReasonTargetRemoved = "TargetRemoved"
+	// ReasonInvalidExpression: a CEL expression of the spec (a filter, an
+	// ordering key) does not compile; it got past admission (the webhook
+	// was off or failing open).
+	ReasonInvalidExpression = "InvalidExpression"
 	// ReasonSecretGenerated: the controller created the signing secret.
 	ReasonSecretGenerated = "SecretGenerated"
 	// ReasonSecretRotated: the controller rotated the signing secret.

@@ -18,11 +18,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/controllers"
 	"github.com/hookgate/hookgate/ingress/verify"
 	"github.com/hookgate/hookgate/internal/queue"
+	"github.com/hookgate/hookgate/internal/webhookcert"
 )
 
 func runManager(args []string) error {
@@ -51,6 +53,8 @@ func runManager(args []string) error {
 	receiverSvc := fs.String("receiver-service", "", "name of the receiver Service that routes point at")
 	receiverPort := fs.Int("receiver-service-port", 80, "port of the receiver Service")
 	edgeRegistry := fs.Bool("edge-registry", false, "publish every endpoint and its mirrored keys into the JetStream bucket "+queue.EdgeRegistryBucket+", for edge receivers (--registry=nats) that cannot reach this cluster's API (edge mode, docs/operations.md)")
+	var wh webhookcert.Flags // the validating admission webhook: --webhook-*
+	wh.BindFlags(fs)
 	concurrency := fs.Int("max-concurrent-reconciles", 8, "endpoints reconciled at once")
 	gcPercent := fs.Int("gc-percent", 50, "Go GC target percentage (GOGC) of the manager, whose heap is mostly its long-lived informer caches: 50 keeps the footprint at about 1.5 times the live heap instead of 2; the GOGC environment variable, when set, wins")
 	kubeConfig := kubeFlags(fs)
@@ -88,6 +92,21 @@ func runManager(args []string) error {
 		}
 	}
 
+	var (
+		certs         *webhookcert.Rotator
+		webhookServer webhook.Server
+	)
+	if wh.Enabled() {
+		// The certificate Secret is in the manager's own namespace.
+		ns := os.Getenv("POD_NAMESPACE")
+		if ns == "" {
+			ns = *receiverNS
+		}
+		var err error
+		if certs, webhookServer, err = wh.New(ns); err != nil {
+			return err
+		}
+	}
 	mgr, err := ctrl.NewManager(kubeConfig(), ctrl.Options{
 		Scheme:                  newScheme(),
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
@@ -98,7 +117,8 @@ func runManager(args []string) error {
 		LeaderElectionNamespace: *leaderNS,
 		// Nothing reads managedFields; with thousands of endpoints (often
 		// server-side applied) they are most of the cache.
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache:         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		WebhookServer: webhookServer,
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
@@ -205,6 +225,12 @@ func runManager(args []string) error {
 	}
 	if err := mgr.Add(&controllers.CounterWatcher{Conn: conn, Client: mgr.GetClient(), Interval: *statusInterval, Out: changes}); err != nil {
 		return err
+	}
+	if certs != nil {
+		controllers.SetupAdmissionWebhook(mgr)
+		if err := certs.SetupWithManager(mgr); err != nil {
+			return err
+		}
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/hookgate/hookgate/controllers"
 	"github.com/hookgate/hookgate/internal/queue"
 	"github.com/hookgate/hookgate/internal/testenv"
 )
@@ -32,6 +33,10 @@ const (
 	probeAddr    = "127.0.0.1:8082"
 	natsAddr     = "127.0.0.1:4222"
 	targetAddr   = "127.0.0.1:9090"
+	// The manager's admission webhook. The API server runs on this host
+	// too, so the webhook is registered by URL, not through a Service.
+	webhookPort = "9443"
+	webhookName = "hookgate-webhook"
 	// systemNS stands for the release namespace: routes and the receiver's
 	// key mirrors live there.
 	systemNS = "hookgate-system"
@@ -132,10 +137,25 @@ func run() error {
 	if err := waitHTTP(ctx, "http://"+probeAddr+"/readyz", time.Minute); err != nil {
 		return fmt.Errorf("receiver did not become ready (see .dev/receiver.log): %w", err)
 	}
+	// The admission webhook, as the chart installs it but by URL; the
+	// manager makes its certificate (for 127.0.0.1) and sets the caBundle.
+	webhookPath := filepath.Join(state, "webhook.yaml")
+	if err := os.WriteFile(webhookPath, []byte(webhookConfiguration()), 0o644); err != nil {
+		return err
+	}
+	if out, err := kubectlRun(kubectl, kubeconfig, "apply", "-f", webhookPath); err != nil {
+		return fmt.Errorf("registering the admission webhook: %w: %s", err, out)
+	}
 	if err := start("manager", "manager", "--nats-url", "nats://"+natsAddr, "--public-base-url", "http://"+receiverAddr,
 		"--metrics-bind-address", "127.0.0.1:8083", "--health-probe-bind-address", "127.0.0.1:8084",
-		"--receiver-namespace", systemNS); err != nil {
+		"--receiver-namespace", systemNS,
+		"--webhook-port", webhookPort, "--webhook-host", "127.0.0.1", "--webhook-configuration", webhookName); err != nil {
 		return err
+	}
+	// Ready once the webhook serves and its caBundle is set: with
+	// failurePolicy Fail nothing can be applied before.
+	if err := waitHTTP(ctx, "http://127.0.0.1:8084/readyz", time.Minute); err != nil {
+		return fmt.Errorf("manager did not become ready (see .dev/manager.log): %w", err)
 	}
 
 	step("Applying the sample endpoint and a local target Service with kubectl")
@@ -151,6 +171,16 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("sample endpoint not Ready: %w", err)
 	}
+	step("Checking that the API server refuses a filter that does not compile (a server-side dry run)")
+	badPath := filepath.Join(state, "bad-filter.yaml")
+	if err := os.WriteFile(badPath, []byte(badFilterEndpoint), 0o644); err != nil {
+		return err
+	}
+	out, err = kubectlRun(kubectl, kubeconfig, "apply", "--dry-run=server", "-f", badPath)
+	fmt.Print(indent(out))
+	if err == nil || !strings.Contains(out, "spec.target.filter") {
+		return fmt.Errorf("the API server accepted a filter that does not compile: the admission webhook is not working (see .dev/manager.log)")
+	}
 	out, _ = kubectlRun(kubectl, kubeconfig, "get", "webhookendpoints")
 	fmt.Print(indent(out))
 
@@ -164,6 +194,8 @@ Hookgate is running locally. In another terminal:
   bin/hookgate send --endpoint default/github --id demo-1 && bin/hookgate send --endpoint default/github --id demo-1
   # a forged signature is refused with 401
   bin/hookgate send --endpoint default/github --tamper
+  # a filter that does not compile is refused by the admission webhook
+  bin/k8s/kubectl apply --dry-run=server -f .dev/bad-filter.yaml
   # what the target received, and what the endpoint says
   cat .dev/target.log
   bin/k8s/kubectl get webhookendpoints
@@ -222,6 +254,46 @@ func indent(s string) string {
 	}
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
 }
+
+// webhookConfiguration is the chart's ValidatingWebhookConfiguration
+// (charts/hookgate/templates/webhook.yaml) with a URL on this host.
+func webhookConfiguration() string {
+	return `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: ` + webhookName + `
+webhooks:
+  - name: webhookendpoints.hookgate.io
+    admissionReviewVersions: [v1]
+    clientConfig:
+      url: https://127.0.0.1:` + webhookPort + controllers.ValidatingWebhookPath + `
+    failurePolicy: Fail
+    matchPolicy: Equivalent
+    sideEffects: None
+    timeoutSeconds: 5
+    namespaceSelector: {}
+    rules:
+      - apiGroups: [hookgate.io]
+        apiVersions: [v1alpha1]
+        operations: [CREATE, UPDATE]
+        resources: [webhookendpoints]
+        scope: Namespaced
+`
+}
+
+// badFilterEndpoint misspells event.type: the webhook refuses it.
+const badFilterEndpoint = `apiVersion: hookgate.io/v1alpha1
+kind: WebhookEndpoint
+metadata:
+  name: bad-filter
+  namespace: default
+spec:
+  provider: github
+  secretRef: {name: github-webhook, key: secret}
+  target:
+    service: {name: webhook-target, port: 9090}
+    filter: event.tpye == 'push'
+`
 
 // devToken returns the local NATS token, creating it on the first run.
 func devToken(path string) (string, error) {

@@ -534,6 +534,21 @@ type Counters struct {
 	Pending int64
 }
 
+// Add adds o's totals to c: the counters of several queues (a target's
+// partitions) as one.
+func (c *Counters) Add(o Counters) {
+	c.Received += o.Received
+	c.Rejected += o.Rejected
+	c.Duplicates += o.Duplicates
+	c.Delivered += o.Delivered
+	c.Retries += o.Retries
+	c.DeadLettered += o.DeadLettered
+	c.Dropped += o.Dropped
+	c.Replayed += o.Replayed
+	c.QueuedBytes += o.QueuedBytes
+	c.Pending += o.Pending
+}
+
 // ReadCounters reads every counter of an endpoint and its pending count.
 func (q *Queue) ReadCounters(ctx context.Context, uid string) (Counters, error) {
 	// Pending first: an event finished between the two reads then counts

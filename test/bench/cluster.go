@@ -157,6 +157,8 @@ func startCluster(ctx context.Context, cfg *config, work string, sinkPort int, k
 		"--receiver-namespace", systemNS,
 		"--public-base-url", c.receiverURL(),
 		"--pprof-bind-address", c.pprofAddr(c.ports.mgrPprof),
+		// Nothing registers the admission webhook here.
+		"--webhook-port", "0",
 	}, c.procEnv(), false)
 	if err != nil {
 		return nil, err
@@ -211,13 +213,24 @@ func (c *cluster) pprofAddr(port int) string {
 	return "127.0.0.1:" + strconv.Itoa(port)
 }
 
+// receiverPolicy is the flags every benchmark receiver runs with: where
+// keys are, local targets, and the per-endpoint ceilings.
+func receiverPolicy() []string {
+	return []string{
+		"--keys-namespace", systemNS,
+		"--allow-external-name-targets=true",
+		"--max-queued-events-per-endpoint", strconv.Itoa(queueEventsCeiling),
+		"--max-queued-bytes-per-endpoint", strconv.FormatInt(queueBytesCeiling, 10),
+	}
+}
+
 // startReceiver starts `hookgate receiver` on the benchmark's store and
 // waits until it serves. Restarts keep the store, so a restart with
 // another --jetstream-sync-always finds the same streams.
 func (c *cluster) startReceiver(ctx context.Context, syncAlways bool) error {
 	var err error
 	c.syncAlways = syncAlways
-	c.receiver, _, err = startProc("receiver", filepath.Join(c.work, "receiver.log"), c.bin, []string{"receiver",
+	c.receiver, _, err = startProc("receiver", filepath.Join(c.work, "receiver.log"), c.bin, append([]string{"receiver",
 		"--listen", "127.0.0.1:" + strconv.Itoa(c.ports.http),
 		// Read only by the protection section (per-replica deliveries,
 		// held events); an idle listener otherwise.
@@ -227,11 +240,7 @@ func (c *cluster) startReceiver(ctx context.Context, syncAlways bool) error {
 		"--nats-listen", "127.0.0.1:" + strconv.Itoa(c.ports.nats),
 		"--data-dir", c.dataDir,
 		"--jetstream-sync-always=" + strconv.FormatBool(syncAlways),
-		"--keys-namespace", systemNS,
-		"--allow-external-name-targets=true",
-		"--max-queued-events-per-endpoint", strconv.Itoa(queueEventsCeiling),
-		"--max-queued-bytes-per-endpoint", strconv.FormatInt(queueBytesCeiling, 10),
-	}, c.procEnv(), false)
+	}, receiverPolicy()...), c.procEnv(), false)
 	if err != nil {
 		return err
 	}

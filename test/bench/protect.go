@@ -78,17 +78,13 @@ func (c *cluster) startReplica(ctx context.Context) (*replica, error) {
 		}
 	}
 	var err error
-	r.p, _, err = startProc("receiver-2", filepath.Join(c.work, "receiver-2.log"), c.bin, []string{"receiver",
+	r.p, _, err = startProc("receiver-2", filepath.Join(c.work, "receiver-2.log"), c.bin, append([]string{"receiver",
 		"--listen", "127.0.0.1:" + strconv.Itoa(r.http),
 		"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(r.metrics),
 		"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(r.probe),
 		"--pprof-bind-address", c.pprofAddr(r.pprofP),
 		"--nats-url", c.natsURL(),
-		"--keys-namespace", systemNS,
-		"--allow-external-name-targets=true",
-		"--max-queued-events-per-endpoint", strconv.Itoa(queueEventsCeiling),
-		"--max-queued-bytes-per-endpoint", strconv.FormatInt(queueBytesCeiling, 10),
-	}, c.procEnv(), false)
+	}, receiverPolicy()...), c.procEnv(), false)
 	if err != nil {
 		return nil, err
 	}

@@ -347,6 +347,8 @@ func (s *suite) setup(t *testing.T) {
 		"--status-interval":           "300ms",
 		// Outside a pod there is no namespace file to find it from.
 		"--leader-election-namespace": releaseNamespace,
+		// Not the chart's fixed port: other suites run beside this one.
+		"--webhook-port": strconv.Itoa(freePort()),
 	}
 	if s.edge != nil {
 		mgrOverrides["--edge-registry"] = "true"

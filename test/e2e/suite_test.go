@@ -194,6 +194,8 @@ var _ = BeforeSuite(func() {
 			"--status-interval":           "300ms",
 			// Outside a pod there is no namespace file to find it from.
 			"--leader-election-namespace": releaseNamespace,
+			// Not the chart's fixed port: other suites run beside this one.
+			"--webhook-port": strconv.Itoa(freePort()),
 		})}
 	Expect(receiver.args[0]).To(Equal("receiver"))
 	Expect(manager.args[0]).To(Equal("manager"))

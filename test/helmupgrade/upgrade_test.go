@@ -70,7 +70,10 @@ func TestHelmUpgradeFromThePreviousChartUpgradesTheCRDAndUninstallKeepsIt(t *tes
 	// The README's step for upgrades from 0.1.x.
 	k.kubectl("label", "crd", crdName, "app.kubernetes.io/managed-by=Helm")
 	k.kubectl("annotate", "crd", crdName, "meta.helm.sh/release-name="+release, "meta.helm.sh/release-namespace="+namespace)
-	k.helm("upgrade", release, chartDir(), "-n", namespace)
+	// No manager runs here to serve the admission webhook (and the API
+	// server could not reach its Service): without it, with the default
+	// failurePolicy Fail, every apply below would be refused.
+	k.helm("upgrade", release, chartDir(), "-n", namespace, "--set", "webhook.enabled=false")
 
 	crd := k.crd()
 	if !hasLimitsField(crd, "maxQueuedEvents") {
@@ -108,8 +111,8 @@ func TestHelmUpgradeFromThePreviousChartUpgradesTheCRDAndUninstallKeepsIt(t *tes
 	// crds.keep=false takes effect on an upgrade (Helm's three-way merge drops
 	// the annotation it had set); the next uninstall deletes the CRD and every
 	// endpoint.
-	k.helm("install", release, chartDir(), "-n", namespace)
-	k.helm("upgrade", release, chartDir(), "-n", namespace, "--set", "crds.keep=false")
+	k.helm("install", release, chartDir(), "-n", namespace, "--set", "webhook.enabled=false")
+	k.helm("upgrade", release, chartDir(), "-n", namespace, "--set", "crds.keep=false", "--set", "webhook.enabled=false")
 	if a := k.crd().Annotations["helm.sh/resource-policy"]; a != "" {
 		t.Errorf("helm upgrade --set crds.keep=false left helm.sh/resource-policy %q on the CRD", a)
 	}

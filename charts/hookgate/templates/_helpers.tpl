@@ -229,3 +229,11 @@ PromQL label matchers that select this release's receiver metrics.
 {{- printf "job=%q,namespace=%q" (printf "%s-receiver-metrics" (include "hookgate.fullname" .)) .Release.Namespace }}
 {{- end }}
 {{- end }}
+
+{{/*
+The manager's validating admission webhook: the name of its
+ValidatingWebhookConfiguration (cluster-scoped) and of its Service.
+*/}}
+{{- define "hookgate.webhookName" -}}
+{{- printf "%s-webhook" (include "hookgate.fullname" .) }}
+{{- end }}
