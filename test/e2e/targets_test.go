@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -78,5 +79,34 @@ var _ = Describe("An endpoint with two targets, one failing", Ordered, func() {
 			Expect(os.WriteFile(filepath.Join(testenv.RepoRoot(), "docs", "examples", "targets.txt"),
 				[]byte("$ kubectl get webhookendpoints\n"+get+"\n$ kubectl describe webhookendpoint orders\n"+desc), 0o644)).To(Succeed())
 		}
+	})
+})
+
+// A large body through kubectl-made endpoints: stored by reference, it
+// reaches the target byte for byte; an ordered target gets the events one
+// at a time in the order they were sent.
+var _ = Describe("An ordered target receiving large bodies", Ordered, func() {
+	var f *fixture
+	BeforeAll(func() {
+		f = setup(hookv1.ProviderGitHub, []byte("large-secret"), func(ep *hookv1.WebhookEndpoint) {
+			ep.Spec.Limits.MaxBodyBytes = ptr.To[int64](8 << 20)
+			ep.Spec.Target.Ordering = &hookv1.OrderingSpec{}
+		})
+	})
+
+	It("delivers a 3 MiB body unchanged and keeps the order", func() {
+		big := `{"blob":"` + strings.Repeat("abcdefgh", 3<<17) + `"}`
+		Expect(f.github(big, "big-0")).To(Equal(http.StatusOK))
+		for i := 1; i <= 5; i++ {
+			Expect(f.github(`{"n":`+strconv.Itoa(i)+`}`, "ord-"+strconv.Itoa(i))).To(Equal(http.StatusOK))
+		}
+		Eventually(func() int { return len(f.target.requests()) }, timeout, poll).Should(Equal(6))
+		got := f.target.requests()
+		Expect(got[0].body).To(HaveLen(len(big)))
+		Expect(got[0].body == big).To(BeTrue(), "the large body changed on its way")
+		for i := 1; i <= 5; i++ {
+			Expect(got[i].body).To(Equal(`{"n":` + strconv.Itoa(i) + `}`))
+		}
+		Eventually(f.counters(), timeout, poll).Should(HaveField("Delivered", int64(6)))
 	})
 })
