@@ -520,7 +520,7 @@ func (r *Reconciler) readCounters(ctx context.Context, obj *hookv1.WebhookEndpoi
 			}
 			sum.Add(tc)
 		}
-		ts.Deliveries = &hookv1.DeliveryCounters{Received: tc.Received, Delivered: tc.Delivered, Retries: tc.Retries,
+		ts.Deliveries = &hookv1.TargetCounters{Received: tc.Received, Delivered: tc.Delivered, Retries: tc.Retries,
 			Pending: tc.Pending, DeadLettered: tc.DeadLettered, Dropped: tc.Dropped, QueuedBytes: tc.QueuedBytes}
 		ts.LastDeliveryTime, ts.LastFailure = deliveryStatus(tst)
 		ts.Partitions = int32(tq.parts)

@@ -265,7 +265,7 @@ func (c *CircuitBreakerSpec) GetOpenFor() time.Duration {
 }
 
 // GetPending returns the pending count, 0 when not yet read.
-func (c *DeliveryCounters) GetPending() int64 {
+func (c *TargetCounters) GetPending() int64 {
 	if c == nil {
 		return 0
 	}

@@ -865,9 +865,9 @@ type TargetStatus struct {
 	// left alone: no attempt is sent before it.
 	// +optional
 	ThrottledUntil *metav1.Time `json:"throttledUntil,omitempty"`
-	// Deliveries counts this target's events; received is those routed to it.
+	// Deliveries counts this target's events.
 	// +optional
-	Deliveries *DeliveryCounters `json:"deliveries,omitempty"`
+	Deliveries *TargetCounters `json:"deliveries,omitempty"`
 	// LastDeliveryTime is when an event was last delivered to this target.
 	// +optional
 	LastDeliveryTime *metav1.Time `json:"lastDeliveryTime,omitempty"`
@@ -951,6 +951,29 @@ type DeliveryCounters struct {
 	Dropped int64 `json:"dropped,omitempty"`
 	// QueuedBytes is the bytes of bodies waiting for delivery, counted
 	// against spec.limits.maxQueuedBytes.
+	// +optional
+	QueuedBytes int64 `json:"queuedBytes,omitempty"`
+}
+
+// TargetCounters are one target's totals, kept in JetStream like the
+// endpoint's.
+type TargetCounters struct {
+	// Received is how many events were routed to the target (dropped
+	// ones included).
+	Received int64 `json:"received"`
+	// Delivered is how many events the target accepted with a 2xx.
+	Delivered int64 `json:"delivered"`
+	// Retries is how many attempts failed and were retried.
+	Retries int64 `json:"retries"`
+	// Pending is how many events wait for the target: queued, in flight,
+	// in backoff or held by its circuit.
+	Pending int64 `json:"pending"`
+	// DeadLettered is how many events exhausted their attempts.
+	DeadLettered int64 `json:"deadLettered"`
+	// Dropped is how many events the target's filter did not want.
+	// +optional
+	Dropped int64 `json:"dropped,omitempty"`
+	// QueuedBytes is the bytes of the target's waiting bodies.
 	// +optional
 	QueuedBytes int64 `json:"queuedBytes,omitempty"`
 }

@@ -22,6 +22,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,7 +42,7 @@ var (
 	kubeconfig string
 	receiver   *proc
 	manager    *proc
-	ports      struct{ http, probe, nats, mgrProbe int }
+	ports      struct{ http, probe, nats, mgrProbe, webhook int }
 )
 
 func TestE2E(t *testing.T) {
@@ -169,7 +170,7 @@ var _ = BeforeSuite(func() {
 	By("running manager and receiver as the chart's ServiceAccounts with the chart's flags")
 	mgrSA, mgrArgs := podSpecOf(findObject(objs, "Deployment", releaseName+"-manager"))
 	rcvSA, rcvArgs := podSpecOf(findObject(objs, "StatefulSet", releaseName+"-receiver"))
-	ports.http, ports.probe, ports.nats, ports.mgrProbe = freePort(), freePort(), freePort(), freePort()
+	ports.http, ports.probe, ports.nats, ports.mgrProbe, ports.webhook = freePort(), freePort(), freePort(), freePort(), freePort()
 	receiver = &proc{name: "receiver", log: filepath.Join(workDir, "receiver.log"),
 		kubeconfig: saKubeconfig(rcvSA),
 		args: testenv.LocalArgs(rcvArgs, map[string]string{
@@ -195,7 +196,9 @@ var _ = BeforeSuite(func() {
 			// Outside a pod there is no namespace file to find it from.
 			"--leader-election-namespace": releaseNamespace,
 			// Not the chart's fixed port: other suites run beside this one.
-			"--webhook-port": strconv.Itoa(freePort()),
+			// The API server calls it on loopback (below).
+			"--webhook-port": strconv.Itoa(ports.webhook),
+			"--webhook-host": "127.0.0.1",
 		})}
 	Expect(receiver.args[0]).To(Equal("receiver"))
 	Expect(manager.args[0]).To(Equal("manager"))
@@ -204,6 +207,19 @@ var _ = BeforeSuite(func() {
 	tokenSecret := releaseName + "-nats-auth"
 	Expect(manager.args).To(ContainElement("--nats-auth-secret=" + tokenSecret))
 	Expect(envSecretRef(findObject(objs, "StatefulSet", releaseName+"-receiver"), "HOOKGATE_NATS_TOKEN")).To(Equal(tokenSecret + "/token"))
+	By("registering the chart's admission webhook, addressed at the manager on loopback instead of its Service")
+	vwc := findObject(objs, "ValidatingWebhookConfiguration", releaseName+"-webhook").DeepCopy()
+	hooks, _, _ := unstructured.NestedSlice(vwc.Object, "webhooks")
+	Expect(hooks).To(HaveLen(1))
+	hook := hooks[0].(map[string]any)
+	svcPath, _, _ := unstructured.NestedString(hook, "clientConfig", "service", "path")
+	hook["clientConfig"] = map[string]any{"url": "https://127.0.0.1:" + strconv.Itoa(ports.webhook) + svcPath}
+	Expect(unstructured.SetNestedSlice(vwc.Object, hooks, "webhooks")).To(Succeed())
+	vwcJSON, err := vwc.MarshalJSON()
+	Expect(err).NotTo(HaveOccurred())
+	vwcPath := filepath.Join(workDir, "webhook.json")
+	Expect(os.WriteFile(vwcPath, vwcJSON, 0o644)).To(Succeed())
+	kc("apply", "--server-side", "-f", vwcPath)
 	manager.start()
 	Eventually(func() error {
 		var s corev1.Secret

@@ -110,3 +110,30 @@ var _ = Describe("An ordered target receiving large bodies", Ordered, func() {
 		Eventually(f.counters(), timeout, poll).Should(HaveField("Delivered", int64(6)))
 	})
 })
+
+// The API refuses, through the chart's admission webhook, an endpoint
+// whose filter does not compile, with kubectl's own error.
+var _ = Describe("kubectl apply of a filter that does not compile", func() {
+	It("is refused with the field and the reason, and a valid one is accepted", func() {
+		kc("create", "namespace", "admission")
+		manifest := func(filter string) string {
+			p := filepath.Join(GinkgoT().TempDir(), "ep.yaml")
+			Expect(os.WriteFile(p, []byte(`apiVersion: hookgate.io/v1alpha1
+kind: WebhookEndpoint
+metadata: {name: filtered, namespace: admission}
+spec:
+  provider: github
+  secretRef: {name: gh}
+  target:
+    service: {name: api, port: 80}
+    filter: '`+filter+`'
+`), 0o644)).To(Succeed())
+			return p
+		}
+		out, err := runErr(kubectl(), "--kubeconfig", kubeconfig, "apply", "-f", manifest(`event.tpye == "push"`))
+		Expect(err).To(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring(`spec.target.filter: Invalid value`))
+		Expect(out).To(ContainSubstring(`undefined field 'tpye'`))
+		kc("apply", "-f", manifest(`event.type == "push"`))
+	})
+})
