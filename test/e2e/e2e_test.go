@@ -41,9 +41,12 @@ type target struct {
 	mu   sync.Mutex
 	got  []received
 	fail bool
+	// delay is how long it takes to answer.
+	delay time.Duration
 }
 
 type received struct {
+	at     time.Time
 	header http.Header
 	body   string
 }
@@ -60,9 +63,10 @@ func newTargetOn(l net.Listener) *target {
 	t.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		t.mu.Lock()
-		t.got = append(t.got, received{header: r.Header.Clone(), body: string(b)})
-		fail := t.fail
+		t.got = append(t.got, received{at: time.Now(), header: r.Header.Clone(), body: string(b)})
+		fail, delay := t.fail, t.delay
 		t.mu.Unlock()
+		time.Sleep(delay)
 		if fail {
 			http.Error(w, "boom", http.StatusInternalServerError)
 			return
@@ -74,6 +78,12 @@ func newTargetOn(l net.Listener) *target {
 	t.srv.Start()
 	DeferCleanup(t.srv.Close)
 	return t
+}
+
+func (t *target) setDelay(d time.Duration) {
+	t.mu.Lock()
+	t.delay = d
+	t.mu.Unlock()
 }
 
 func (t *target) setFail(fail bool) {

@@ -183,6 +183,9 @@ var _ = BeforeSuite(func() {
 			// Local targets are reached through ExternalName Services: the
 			// API server refuses loopback addresses in EndpointSlices.
 			"--allow-external-name-targets": "true",
+			// Few enough delivery slots that two endpoints' backlogs
+			// contend for them (the priorities spec).
+			"--delivery-slots": "2",
 		})}
 	manager = &proc{name: "manager", log: filepath.Join(workDir, "manager.log"),
 		kubeconfig: saKubeconfig(mgrSA),

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -135,5 +136,44 @@ spec:
 		Expect(out).To(ContainSubstring(`spec.target.filter: Invalid value`))
 		Expect(out).To(ContainSubstring(`undefined field 'tpye'`))
 		kc("apply", "-f", manifest(`event.type == "push"`))
+	})
+})
+
+// Priorities as a user sets them: with more attempts waiting than the
+// receiver's delivery slots (2 here), a High endpoint's backlog goes first
+// while a Normal one still gets a share.
+var _ = Describe("A High-priority endpoint beside a Normal one, both with a backlog", Ordered, func() {
+	It("delivers the High backlog first without stopping the Normal one", func() {
+		const n = 30
+		suspended := func(name string, p hookv1.Priority) func(*hookv1.WebhookEndpoint) {
+			return func(ep *hookv1.WebhookEndpoint) { ep.Name, ep.Spec.Suspend, ep.Spec.Priority = name, true, p }
+		}
+		urgent := setup(hookv1.ProviderGitHub, []byte("prio-secret"), suspended("urgent", hookv1.PriorityHigh))
+		bulk := setup(hookv1.ProviderGitHub, []byte("prio-secret"), suspended("bulk", hookv1.PriorityNormal))
+		for _, f := range []*fixture{urgent, bulk} {
+			f.target.setDelay(100 * time.Millisecond)
+			for i := range n {
+				Expect(f.github(`{"n":`+strconv.Itoa(i)+`}`, f.ep.Name+"-"+strconv.Itoa(i))).To(Equal(http.StatusOK))
+			}
+			Eventually(f.counters(), timeout, poll).Should(HaveField("Pending", int64(n)))
+		}
+		for _, f := range []*fixture{urgent, bulk} {
+			kc("-n", f.ns, "patch", "webhookendpoint", f.ep.Name, "--type=merge", "-p", `{"spec":{"suspend":false}}`)
+		}
+		for _, f := range []*fixture{urgent, bulk} {
+			Eventually(func() int { return len(f.target.requests()) }, timeout, poll).Should(Equal(n))
+		}
+		urgentDone := urgent.target.requests()[n-1].at
+		before := 0
+		for _, r := range bulk.target.requests() {
+			if r.at.Before(urgentDone) {
+				before++
+			}
+		}
+		fmt.Fprintf(GinkgoWriter, "bulk had %d of %d delivered before urgent's last\n", before, n)
+		// Sharing the slots equally, bulk would have had about 20 by then;
+		// with one slot in five it has about 5.
+		Expect(before).To(And(BeNumerically(">", 0), BeNumerically("<=", n/3)),
+			"bulk had %d of its %d events delivered before urgent's last", before, n)
 	})
 })
