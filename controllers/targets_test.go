@@ -60,7 +60,7 @@ var _ = Describe("Several targets", func() {
 		probe := time.Now().Add(time.Minute)
 		rev, err := q.SetTargetState(ctx, auditKey, queue.TargetState{Circuit: queue.CircuitOpen, Since: time.Now(), ProbeAt: probe, Reason: "HTTP503", Message: "target answered 503"}, 0)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(q.IncrSync(ctx, auditKey, queue.CounterRetries, 1)).To(Succeed())
+		// The state write alone refreshes status: no counter moves.
 		Eventually(func(g Gomega) {
 			ts := get(ctx, ep)(g).Status.Targets[1]
 			g.Expect(ts.Circuit).To(Equal(hookv1.CircuitOpen))
@@ -72,7 +72,6 @@ var _ = Describe("Several targets", func() {
 		By("a probe succeeds")
 		_, err = q.SetTargetState(ctx, auditKey, queue.TargetState{Since: time.Now()}, rev)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(q.IncrSync(ctx, auditKey, queue.CounterDelivered, 1)).To(Succeed())
 		Eventually(func(g Gomega) hookv1.CircuitState {
 			return get(ctx, ep)(g).Status.Targets[1].Circuit
 		}, timeout, interval).Should(Equal(hookv1.CircuitClosed))

@@ -289,14 +289,23 @@ func CounterSubject(uid, c string) string { return countersPrefix + uid + "." + 
 // CounterSubjectsFilter matches every counter of every endpoint.
 const CounterSubjectsFilter = countersPrefix + "*.*"
 
-// StatusSubjects match every write that changes an endpoint's counters:
-// its counters and its tally.
-var StatusSubjects = []string{CounterSubjectsFilter, tallyPrefix + "*"}
+// StatusSubjects match every write that changes an endpoint's status: its
+// counters, its tally, and its targets' shared state (a circuit opening or
+// closing, a pause), written to the state bucket.
+var StatusSubjects = []string{CounterSubjectsFilter, tallyPrefix + "*", targetStatePrefix + "*" + targetStateSuffix}
+
+// targetStatePrefix is where the state bucket's entries are published.
+const targetStatePrefix = "$KV." + StateBucket + "."
 
 // UIDFromCounterSubject returns the endpoint UID of a counter or tally
 // subject.
 // A target's own key (TargetKey) gives its endpoint's UID.
 func UIDFromCounterSubject(subject string) (string, bool) {
+	if rest, ok := strings.CutPrefix(subject, targetStatePrefix); ok {
+		key, ok := strings.CutSuffix(rest, targetStateSuffix)
+		uid, _ := SplitTargetKey(key)
+		return uid, ok && uid != "" && !strings.Contains(key, ".")
+	}
 	if key, ok := strings.CutPrefix(subject, tallyPrefix); ok {
 		uid, _ := SplitTargetKey(key)
 		return uid, uid != "" && !strings.Contains(key, ".")

@@ -181,6 +181,12 @@ func TestUIDFromCounterSubject(t *testing.T) {
 	if uid, ok := UIDFromCounterSubject(TallySubject(TargetKey("abc", "orders"))); !ok || uid != "abc" {
 		t.Fatalf("a target's tally gave %q %v, want its endpoint's UID", uid, ok)
 	}
+	if uid, ok := UIDFromCounterSubject("$KV." + StateBucket + "." + TargetKey("abc", "orders") + ".target"); !ok || uid != "abc" {
+		t.Fatalf("a target's shared state gave %q %v, want its endpoint's UID", uid, ok)
+	}
+	if _, ok := UIDFromCounterSubject("$KV." + StateBucket + ".abc.lastFailure"); ok {
+		t.Fatal("a last failure, written with every retry counter already, counted as a status signal")
+	}
 	if _, ok := UIDFromCounterSubject("other.subject"); ok {
 		t.Fatal("accepted a foreign subject")
 	}
