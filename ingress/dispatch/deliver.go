@@ -44,8 +44,15 @@ func (d *Dispatcher) deliver(ctx context.Context, u *unit, msg jetstream.Msg, pu
 	}
 	// An event the target's filter does not want is finished here, before
 	// it waits for the target.
-	if t.Filter != nil && d.filteredOut(ctx, u, msg, md.Sequence.Stream) {
-		return
+	// The body, read once: here already when the filter needs it.
+	var body []byte
+	var berr error
+	read := t.Filter != nil
+	if read {
+		body, berr = d.Queue.EventBody(ctx, msg.Headers(), msg.Data())
+		if berr == nil && d.filteredOut(ctx, u, msg, md.Sequence.Stream, body) {
+			return
+		}
 	}
 	// An open circuit or a target that asked for a pause holds the event
 	// without an attempt; a rate limit waits for its turn.
@@ -80,7 +87,9 @@ func (d *Dispatcher) deliver(ctx context.Context, u *unit, msg jetstream.Msg, pu
 	// A body stored by reference is read now; one that is gone for good
 	// (its object expired) is dead-lettered at once: no attempt can
 	// deliver it.
-	body, berr := d.Queue.EventBody(ctx, msg.Headers(), msg.Data())
+	if !read {
+		body, berr = d.Queue.EventBody(ctx, msg.Headers(), msg.Data())
+	}
 	if berr != nil && !errors.Is(berr, queue.ErrBodyMissing) {
 		epLog().Error(berr, "Reading the event's body failed; JetStream will offer the event again")
 		d.unprobe(u, probe)

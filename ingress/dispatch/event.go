@@ -101,13 +101,9 @@ func (d *Dispatcher) wants(ctx context.Context, u *unit, t *registry.Target, ev 
 
 // filteredOut finishes an event that target u.t's filter does not want: it
 // is counted as dropped, once, and acknowledged. It reports false (deliver
-// it) when the event passes, or when its body cannot be read now (the
-// delivery path deals with that).
-func (d *Dispatcher) filteredOut(ctx context.Context, u *unit, msg jetstream.Msg, seq uint64) bool {
-	body, err := d.Queue.EventBody(ctx, msg.Headers(), msg.Data())
-	if err != nil {
-		return false
-	}
+// it) when the event passes. body is the event's, read by the caller (one
+// whose body cannot be read is left to the delivery path).
+func (d *Dispatcher) filteredOut(ctx context.Context, u *unit, msg jetstream.Msg, seq uint64, body []byte) bool {
 	if d.wants(ctx, u, u.t, eventOf(u.ep, msg.Headers(), body)) {
 		return false
 	}
