@@ -68,6 +68,41 @@ func (d DedupeSpec) GetWindow() time.Duration {
 	return d.Window.Duration
 }
 
+// Defaults of HistorySpec.
+const (
+	DefaultHistoryRetention    = 7 * 24 * time.Hour
+	MaxHistoryRetention        = 30 * 24 * time.Hour
+	DefaultHistoryMaxEvents    = 10000
+	DefaultHistoryMaxBodyBytes = 64 << 10
+)
+
+// GetRetention returns how long history records are kept.
+func (h HistorySpec) GetRetention() time.Duration {
+	if h.Retention == nil || h.Retention.Duration <= 0 {
+		return DefaultHistoryRetention
+	}
+	return min(h.Retention.Duration, MaxHistoryRetention)
+}
+
+// GetMaxEvents returns the most requests kept.
+func (h HistorySpec) GetMaxEvents() int64 {
+	if h.MaxEvents == nil || *h.MaxEvents <= 0 {
+		return DefaultHistoryMaxEvents
+	}
+	return int64(*h.MaxEvents)
+}
+
+// GetMaxBodyBytes returns the most of a body kept.
+func (h HistorySpec) GetMaxBodyBytes() int {
+	if h.MaxBodyBytes == nil || *h.MaxBodyBytes < 0 {
+		return DefaultHistoryMaxBodyBytes
+	}
+	return int(*h.MaxBodyBytes)
+}
+
+// KeepsBody reports whether bodies are kept.
+func (h HistorySpec) KeepsBody() bool { return h.Body != HistoryBodyOmit }
+
 // GetReplayTolerance returns the replay window for signed timestamps.
 func (s WebhookEndpointSpec) GetReplayTolerance() time.Duration {
 	if s.ReplayTolerance == nil || s.ReplayTolerance.Duration <= 0 {

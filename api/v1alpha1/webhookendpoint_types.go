@@ -199,6 +199,12 @@ type WebhookEndpointSpec struct {
 	// +optional
 	Limits LimitsSpec `json:"limits,omitempty"`
 
+	// History is what the receiver keeps of this endpoint's requests and
+	// delivery attempts, for the events API and `kubectl hookgate`:
+	// for how long, how many, and which personal data it leaves out.
+	// +optional
+	History HistorySpec `json:"history,omitempty"`
+
 	// Suspend stops delivery to the target; received events stay queued
 	// until it is set back to false. Receiving goes on.
 	// +optional
@@ -779,6 +785,74 @@ type BackoffSpec struct {
 	Max *metav1.Duration `json:"max,omitempty"`
 }
 
+// HistoryBody says whether the history keeps an accepted event's body.
+// +kubebuilder:validation:Enum=Keep;Omit
+type HistoryBody string
+
+// History body policies.
+const (
+	// HistoryBodyKeep keeps the body (redacted, up to maxBodyBytes).
+	HistoryBodyKeep HistoryBody = "Keep"
+	// HistoryBodyOmit keeps headers and metadata only.
+	HistoryBodyOmit HistoryBody = "Omit"
+)
+
+// HistorySpec is the endpoint's event history: every request (accepted,
+// duplicate, rejected and why, handshake) and every delivery attempt, kept
+// in JetStream beside the queue. It is redacted when it is written, so
+// what is left out here is never stored.
+// +kubebuilder:validation:XValidation:rule="!has(self.redactFields) || size(self.redactFields) == 0 || !has(self.body) || self.body == 'Keep'",message="redactFields needs body: Keep (with body: Omit there is no body to redact)"
+type HistorySpec struct {
+	// Disabled keeps no history for this endpoint; counters and status
+	// still work.
+	// +optional
+	Disabled bool `json:"disabled,omitempty"`
+
+	// Retention is how long records are kept. Defaults to 168h (7 days);
+	// at most 720h (30 days).
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('720h')",message="history.retention must be between 1m and 720h"
+	// +optional
+	Retention *metav1.Duration `json:"retention,omitempty"`
+
+	// MaxEvents is the most requests kept; the oldest are removed first
+	// (checked every minute, so the count may briefly exceed it).
+	// Defaults to 10000.
+	// +kubebuilder:validation:Minimum=100
+	// +kubebuilder:validation:Maximum=1000000
+	// +optional
+	MaxEvents *int32 `json:"maxEvents,omitempty"`
+
+	// Body says whether accepted events' bodies are kept: Keep (the
+	// default) or Omit, for payloads with personal data.
+	// +optional
+	Body HistoryBody `json:"body,omitempty"`
+
+	// MaxBodyBytes is the most of a body kept; a longer one is truncated
+	// (and marked so). Defaults to 65536.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1048576
+	// +optional
+	MaxBodyBytes *int32 `json:"maxBodyBytes,omitempty"`
+
+	// RedactHeaders are request header names whose values are replaced by
+	// "[REDACTED]". Credentials (Authorization, Cookie, GitLab's token)
+	// are never stored at all.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
+	// +optional
+	RedactHeaders []string `json:"redactHeaders,omitempty"`
+
+	// RedactFields are body fields whose values are replaced by
+	// "[REDACTED]": dot-separated paths into a JSON body
+	// (customer.email, data.object.billing_details; a path goes through
+	// arrays, * matches any key) or field names of a form body (Slack,
+	// Twilio). A body that is neither JSON nor a form is omitted.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
+	// +optional
+	RedactFields []string `json:"redactFields,omitempty"`
+}
+
 // DedupeSpec controls redelivery detection.
 type DedupeSpec struct {
 	// Window is how long a provider's delivery id is remembered. A
@@ -990,6 +1064,10 @@ type DeliveryFailure struct {
 	// DeliveryID is the provider's delivery id of the event, when it has one.
 	// +optional
 	DeliveryID string `json:"deliveryID,omitempty"`
+	// EventID is Hookgate's id of the event (its Idempotency-Key): what
+	// `kubectl hookgate show <endpoint> <eventID>` takes.
+	// +optional
+	EventID string `json:"eventID,omitempty"`
 	// Attempt is which attempt at the event this was (1 for the first).
 	// +optional
 	Attempt int32 `json:"attempt,omitempty"`
