@@ -651,23 +651,8 @@ func (r *Reconciler) finalize(ctx context.Context, obj *hookv1.WebhookEndpoint) 
 	return ctrl.Result{}, nil
 }
 
-// allQueueKeys is every queue key the endpoint may have used: its UID and
-// the key of each target it has or had (status.targets), as one of several.
-func allQueueKeys(obj *hookv1.WebhookEndpoint) []string {
-	uid := string(obj.UID)
-	keys := []string{uid}
-	parts := map[string]int{}
-	for _, t := range obj.Spec.DeliveryTargets() {
-		parts[t.Name] = t.Ordering.GetPartitions()
-	}
-	for _, t := range obj.Status.Targets {
-		parts[t.Name] = max(parts[t.Name], int(t.Partitions))
-	}
-	for name, n := range parts {
-		keys = append(keys, targetQueue{key: queue.TargetKey(uid, name), parts: n}.keys()...)
-	}
-	return keys
-}
+// allQueueKeys is every queue key the endpoint may have used.
+func allQueueKeys(obj *hookv1.WebhookEndpoint) []string { return queue.EndpointKeys(obj) }
 
 func (r *Reconciler) purgeQueues(ctx context.Context, obj *hookv1.WebhookEndpoint, keys []string) error {
 	for _, k := range keys {

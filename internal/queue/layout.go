@@ -134,3 +134,10 @@ func ensureBucketBesideEvents(ctx context.Context, nc *nats.Conn, cfg jetstream.
 	cfg.Replicas = s.CachedInfo().Config.Replicas
 	return ensureKeyValue(ctx, js, cfg)
 }
+
+// EnsureStream makes a stream exist with cfg, as the layout's own streams
+// are made: for packages that keep their own stream beside the queue
+// (internal/history).
+func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	return ensureStream(ctx, js, cfg)
+}

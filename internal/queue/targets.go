@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 )
 
 // An endpoint with one target keeps its events, counters, tally, attempts,
@@ -351,4 +354,33 @@ func (m *Members) Share(total int) int {
 // RateShare is this replica's part of a rate: an equal split.
 func (m *Members) RateShare(total float64) float64 {
 	return total / float64(m.Count())
+}
+
+// EndpointKeys is every queue key the endpoint may have used: its UID and
+// the key of each target it has or had (status.targets) as one of several,
+// with their partitions. Whoever purges, replays or searches an endpoint's
+// queues and dead letters goes through these.
+func EndpointKeys(obj *hookv1.WebhookEndpoint) []string {
+	uid := string(obj.UID)
+	keys := []string{uid}
+	parts := map[string]int{}
+	for _, t := range obj.Spec.DeliveryTargets() {
+		parts[t.Name] = t.Ordering.GetPartitions()
+	}
+	for _, t := range obj.Status.Targets {
+		parts[t.Name] = max(parts[t.Name], int(t.Partitions))
+	}
+	names := make([]string, 0, len(parts))
+	for name := range parts {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		key := TargetKey(uid, name)
+		keys = append(keys, key)
+		for p := range parts[name] {
+			keys = append(keys, PartitionKey(key, p))
+		}
+	}
+	return keys
 }
