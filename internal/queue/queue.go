@@ -324,6 +324,8 @@ func ConsumerName(uid string) string { return "ep-" + uid }
 
 // Event is a verified webhook as stored.
 type Event struct {
+	// ID is the event's Hookgate-Event-Id; empty: one is made.
+	ID          string
 	EndpointUID string
 	// Endpoint is namespace/name, for logs and the target's headers.
 	Endpoint   string
@@ -500,7 +502,11 @@ func eventMsg(ev *Event) *nats.Msg {
 	}
 	// Our values share one array (capacity-capped, so an append by the
 	// publish options cannot spill into the next one).
-	v := [...]string{ev.Endpoint, ev.Provider, ev.ReceivedAt.UTC().Format(time.RFC3339Nano), ev.DeliveryID, nuid.Next()}
+	id := ev.ID
+	if id == "" {
+		id = nuid.Next()
+	}
+	v := [...]string{ev.Endpoint, ev.Provider, ev.ReceivedAt.UTC().Format(time.RFC3339Nano), ev.DeliveryID, id}
 	vs := v[:]
 	h[HeaderEndpoint] = vs[0:1:1]
 	h[HeaderProvider] = vs[1:2:2]
@@ -676,7 +682,9 @@ type Failure struct {
 	Reason     string    `json:"reason"`
 	Message    string    `json:"message,omitempty"`
 	DeliveryID string    `json:"deliveryID,omitempty"`
-	Attempt    int       `json:"attempt,omitempty"`
+	// EventID is the event's Hookgate-Event-Id.
+	EventID string `json:"eventID,omitempty"`
+	Attempt int    `json:"attempt,omitempty"`
 	// NextAttempt is when the event is tried again; nil once it was
 	// dead-lettered.
 	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
@@ -780,65 +788,146 @@ func (q *Queue) Purge(ctx context.Context, uid string) error {
 // so a crash midway can only replay one twice, never lose it. Dead letters arriving during the
 // replay are left for the next one.
 func (q *Queue) Replay(ctx context.Context, uid string) (int64, error) {
+	var n int64
+	err := q.scanDeadLetters(ctx, uid, func(dlq jetstream.Stream, msg jetstream.Msg, seq uint64) (bool, error) {
+		if err := q.requeue(ctx, dlq, uid, msg, seq); err != nil {
+			return false, err
+		}
+		n++
+		return true, nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("after %d: %w", n, err)
+	}
+	return n, nil
+}
+
+// DeadLetter is one dead letter as ReplayMatching shows it to a matcher.
+type DeadLetter struct {
+	EventID, DeliveryID, Provider string
+	ReceivedAt                    time.Time
+	// Header is the original request's headers as stored.
+	Header map[string][]string
+	// Body is the event's body, when ReplayMatching was asked for bodies.
+	Body []byte
+}
+
+// ReplayMatching moves the dead letters under keys (an endpoint's queue
+// keys, EndpointKeys) that match back into their queues, as Replay does,
+// at most limit of them, and returns the event ids it moved; with dryRun
+// it only finds them. withBodies reads each dead letter's body (also one
+// stored by reference) for match.
+func (q *Queue) ReplayMatching(ctx context.Context, keys []string, match func(*DeadLetter) bool, withBodies bool, limit int, dryRun bool) ([]string, error) {
+	var ids []string
+	for _, key := range keys {
+		if len(ids) >= limit {
+			break
+		}
+		err := q.scanDeadLetters(ctx, key, func(dlq jetstream.Stream, msg jetstream.Msg, seq uint64) (bool, error) {
+			dl := deadLetterOf(msg.Headers())
+			if withBodies {
+				body, err := q.EventBody(ctx, msg.Headers(), msg.Data())
+				if err != nil && !errors.Is(err, ErrBodyMissing) {
+					return false, fmt.Errorf("reading dead letter %d's body: %w", seq, err)
+				}
+				dl.Body = body
+			}
+			if !match(dl) {
+				return true, nil
+			}
+			if !dryRun {
+				if err := q.requeue(ctx, dlq, key, msg, seq); err != nil {
+					return false, err
+				}
+			}
+			ids = append(ids, dl.EventID)
+			return len(ids) < limit, nil
+		})
+		if err != nil {
+			return ids, fmt.Errorf("replaying dead letters of %s after %d: %w", key, len(ids), err)
+		}
+	}
+	return ids, nil
+}
+
+func deadLetterOf(h nats.Header) *DeadLetter {
+	dl := &DeadLetter{EventID: h.Get(HeaderEventID), DeliveryID: h.Get(HeaderDelivery), Provider: h.Get(HeaderProvider),
+		Header: make(map[string][]string, len(h))}
+	dl.ReceivedAt, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderReceivedAt))
+	for k, vs := range h {
+		if orig, ok := strings.CutPrefix(k, HeaderOrigPrefix); ok {
+			dl.Header[orig] = vs
+		}
+	}
+	return dl
+}
+
+// scanDeadLetters calls fn with each dead letter of key, oldest first, up
+// to the last one there when it started, until fn says stop or fails.
+func (q *Queue) scanDeadLetters(ctx context.Context, key string, fn func(dlq jetstream.Stream, msg jetstream.Msg, seq uint64) (more bool, err error)) error {
 	dlq, err := q.JS.Stream(ctx, DLQStream)
 	if err != nil {
-		return 0, fmt.Errorf("opening stream %s: %w", DLQStream, err)
+		return fmt.Errorf("opening stream %s: %w", DLQStream, err)
 	}
-	info, err := dlq.Info(ctx, jetstream.WithSubjectFilter(DLQSubject(uid)))
+	info, err := dlq.Info(ctx, jetstream.WithSubjectFilter(DLQSubject(key)))
 	if err != nil {
-		return 0, fmt.Errorf("reading stream %s: %w", DLQStream, err)
+		return fmt.Errorf("reading stream %s: %w", DLQStream, err)
 	}
-	if info.State.Subjects[DLQSubject(uid)] == 0 {
-		return 0, nil
+	if info.State.Subjects[DLQSubject(key)] == 0 {
+		return nil
 	}
-	last, err := dlq.GetLastMsgForSubject(ctx, DLQSubject(uid))
+	last, err := dlq.GetLastMsgForSubject(ctx, DLQSubject(key))
 	if err != nil {
-		return 0, fmt.Errorf("finding the last dead letter: %w", err)
+		return fmt.Errorf("finding the last dead letter: %w", err)
 	}
 	cons, err := dlq.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{DLQSubject(uid)},
+		FilterSubjects: []string{DLQSubject(key)},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
-		return 0, fmt.Errorf("reading dead letters: %w", err)
+		return fmt.Errorf("reading dead letters: %w", err)
 	}
-	var n int64
 	for {
 		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
 		if err != nil {
-			return n, fmt.Errorf("reading dead letters after %d: %w", n, err)
+			return fmt.Errorf("reading dead letters: %w", err)
 		}
 		md, err := msg.Metadata()
 		if err != nil {
-			return n, err
+			return err
 		}
-		h := nats.Header{}
-		for k, vs := range msg.Headers() {
-			if k == HeaderLastError || k == HeaderAttempts || strings.HasPrefix(k, "Nats-") {
-				continue
-			}
-			h[k] = vs
-		}
-		pctx, cancel := context.WithTimeout(ctx, q.opts.PublishTimeout)
-		_, err = q.JS.PublishMsg(pctx, &nats.Msg{Subject: EventsSubject(uid), Header: h, Data: msg.Data()})
-		cancel()
-		if err != nil {
-			return n, fmt.Errorf("re-queueing dead letter %d: %w", md.Sequence.Stream, err)
-		}
-		// Stored again, it is received again unless counted as replayed
-		// (see Counters.Received); once per dead letter, before it goes.
-		if _, err := q.CountOnce(ctx, uid, CounterReplayed, "dlq-"+strconv.FormatUint(md.Sequence.Stream, 10), 1); err != nil {
-			return n, fmt.Errorf("counting replayed dead letter %d: %w", md.Sequence.Stream, err)
-		}
-		if err := dlq.DeleteMsg(ctx, md.Sequence.Stream); err != nil {
-			return n, fmt.Errorf("removing replayed dead letter %d: %w", md.Sequence.Stream, err)
-		}
-		// Back in the queue, it counts against the endpoint's quota again,
-		// with its body's real size when the body is by reference.
-		_ = q.Incr(uid, CounterQueuedBytes, BodySize(msg.Headers(), msg.Data()))
-		n++
-		if md.Sequence.Stream >= last.Sequence {
-			return n, nil
+		more, err := fn(dlq, msg, md.Sequence.Stream)
+		if err != nil || !more || md.Sequence.Stream >= last.Sequence {
+			return err
 		}
 	}
+}
+
+// requeue moves one dead letter back into key's queue.
+func (q *Queue) requeue(ctx context.Context, dlq jetstream.Stream, key string, msg jetstream.Msg, seq uint64) error {
+	h := nats.Header{}
+	for k, vs := range msg.Headers() {
+		if k == HeaderLastError || k == HeaderAttempts || strings.HasPrefix(k, "Nats-") {
+			continue
+		}
+		h[k] = vs
+	}
+	pctx, cancel := context.WithTimeout(ctx, q.opts.PublishTimeout)
+	_, err := q.JS.PublishMsg(pctx, &nats.Msg{Subject: EventsSubject(key), Header: h, Data: msg.Data()})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("re-queueing dead letter %d: %w", seq, err)
+	}
+	// Stored again, it is received again unless counted as replayed
+	// (see Counters.Received); once per dead letter, before it goes.
+	if _, err := q.CountOnce(ctx, key, CounterReplayed, "dlq-"+strconv.FormatUint(seq, 10), 1); err != nil {
+		return fmt.Errorf("counting replayed dead letter %d: %w", seq, err)
+	}
+	if err := dlq.DeleteMsg(ctx, seq); err != nil {
+		return fmt.Errorf("removing replayed dead letter %d: %w", seq, err)
+	}
+	// Back in the queue, it counts against the endpoint's quota again,
+	// with its body's real size when the body is by reference.
+	_ = q.Incr(key, CounterQueuedBytes, BodySize(msg.Headers(), msg.Data()))
+	return nil
 }
