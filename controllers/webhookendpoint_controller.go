@@ -76,10 +76,26 @@ type Reconciler struct {
 	// ProviderCheck builds the verifier of a WebhookProvider's recipe (see
 	// ProviderCheck); nil: only WebhookProviderSpec.Validate.
 	ProviderCheck ProviderCheck
+	// History keeps each endpoint's history within spec.history.maxEvents
+	// and removes it with the endpoint; nil: no history.
+	History HistoryKeeper
 
 	failingMu     sync.Mutex
 	failingWarned map[types.UID]time.Time
+	trimMu        sync.Mutex
+	trimmed       map[types.UID]time.Time
 }
+
+// HistoryKeeper trims and purges endpoints' histories (internal/history).
+type HistoryKeeper interface {
+	// Trim keeps the newest keep requests of the endpoint.
+	Trim(ctx context.Context, uid string, keep int64) error
+	// Purge removes the endpoint's history.
+	Purge(ctx context.Context, uid string) error
+}
+
+// trimEvery is how often an endpoint's history is cut to maxEvents.
+const trimEvery = time.Minute
 
 // DefaultResyncInterval is how often every endpoint's counters are read
 // again without a signal. Each read is a few JetStream API requests, so at
@@ -305,6 +321,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *hookv1.WebhookEndpoint)
 	if queueErr == nil {
 		queueErr = r.readCounters(ctx, obj)
 	}
+	r.trimHistory(ctx, obj)
 
 	routeCond := meta.FindStatusCondition(obj.Status.Conditions, hookv1.ConditionRouteReady)
 	switch {
@@ -587,7 +604,7 @@ func deliveryStatus(st queue.DeliveryState) (*metav1.Time, *hookv1.DeliveryFailu
 		return last, nil
 	}
 	lf := &hookv1.DeliveryFailure{Time: metav1.NewTime(f.Time.Truncate(time.Second)), Reason: f.Reason, Message: f.Message,
-		DeliveryID: f.DeliveryID, Attempt: int32(f.Attempt)}
+		DeliveryID: f.DeliveryID, EventID: f.EventID, Attempt: int32(f.Attempt)}
 	if f.NextAttempt != nil {
 		// Rounded up: "next attempt at" should not read as already past.
 		t := metav1.NewTime(f.NextAttempt.Add(time.Second - 1).Truncate(time.Second))
@@ -633,6 +650,18 @@ func (r *Reconciler) finalize(ctx context.Context, obj *hookv1.WebhookEndpoint) 
 			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "PurgeFailed", "Delete",
 				"Gave up purging queued events after %s: %v", r.PurgeGracePeriod, err)
 		}
+	}
+	if r.History != nil {
+		if err := r.History.Purge(ctx, string(obj.UID)); err != nil {
+			if time.Since(obj.DeletionTimestamp.Time) < r.PurgeGracePeriod {
+				return ctrl.Result{}, fmt.Errorf("purging the event history: %w", err)
+			}
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "PurgeFailed", "Delete",
+				"Gave up purging the event history after %s (it expires with its retention): %v", r.PurgeGracePeriod, err)
+		}
+		r.trimMu.Lock()
+		delete(r.trimmed, obj.UID)
+		r.trimMu.Unlock()
 	}
 	if err := r.deleteIngress(ctx, obj); err != nil {
 		return ctrl.Result{}, err
@@ -739,18 +768,54 @@ func (r *Reconciler) emitTransitions(before, after *hookv1.WebhookEndpoint) {
 				next = fmt.Sprintf(" (attempt %d; next attempt at %s)", f.Attempt, f.NextAttemptTime.UTC().Format(time.RFC3339))
 			}
 			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, hookv1.ReasonDeliveryFailing, "Deliver",
-				"Deliveries to %s keep failing (%d retries so far); last failure %s: %s%s",
-				describeTargets(after), after.Status.GetDeliveries().Retries, f.Reason, f.Message, next)
+				"Deliveries to %s keep failing (%d retries so far); last failure %s: %s%s%s",
+				describeTargets(after), after.Status.GetDeliveries().Retries, f.Reason, f.Message, next, inspectHint(after, f))
 		}
 		r.failingMu.Unlock()
 	}
 	if d := after.Status.GetDeliveries().DeadLettered - before.Status.GetDeliveries().DeadLettered; d > 0 {
 		msg := fmt.Sprintf("%d event(s) dead-lettered", d)
 		if f := after.Status.LastFailure; f != nil {
-			msg += fmt.Sprintf("; last failure %s: %s", f.Reason, f.Message)
+			msg += fmt.Sprintf("; last failure %s: %s%s", f.Reason, f.Message, inspectHint(after, f))
 		}
+		msg += fmt.Sprintf("; list them: kubectl hookgate events -n %s %s --status DeadLettered", after.Namespace, after.Name)
 		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, hookv1.ReasonDeadLettered, "Deliver", "%s", msg)
 	}
+}
+
+// trimHistory cuts the endpoint's history to spec.history.maxEvents, at
+// most once per trimEvery; retention is kept by the records' own TTLs. A
+// failure is logged and tried again next time: it only lets the history
+// grow a while longer, within the stream's byte bound.
+func (r *Reconciler) trimHistory(ctx context.Context, obj *hookv1.WebhookEndpoint) {
+	if r.History == nil {
+		return
+	}
+	r.trimMu.Lock()
+	if r.trimmed == nil {
+		r.trimmed = map[types.UID]time.Time{}
+	}
+	last, ok := r.trimmed[obj.UID]
+	due := !ok || r.now().Sub(last) >= trimEvery
+	if due {
+		r.trimmed[obj.UID] = r.now()
+	}
+	r.trimMu.Unlock()
+	if !due {
+		return
+	}
+	if err := r.History.Trim(ctx, string(obj.UID), obj.Spec.History.GetMaxEvents()); err != nil {
+		ctrl.LoggerFrom(ctx).Info("Trimming the event history failed", "error", err.Error())
+	}
+}
+
+// inspectHint is the command that shows a failed event with what the
+// target answered to each attempt.
+func inspectHint(obj *hookv1.WebhookEndpoint, f *hookv1.DeliveryFailure) string {
+	if f.EventID == "" || obj.Spec.History.Disabled {
+		return ""
+	}
+	return fmt.Sprintf("; inspect it: kubectl hookgate show -n %s %s %s", obj.Namespace, obj.Name, f.EventID)
 }
 
 // emitCircuits records an Event when a target's circuit opens or closes.
