@@ -85,3 +85,13 @@ func (l *LazyQueue) TargetState(ctx context.Context, key string) (queue.TargetSt
 	}
 	return q.TargetState(ctx, key)
 }
+
+// ReplayMatching moves the chosen dead letters back into their queues (see
+// queue.Queue.ReplayMatching): the events API's retry and replay.
+func (l *LazyQueue) ReplayMatching(ctx context.Context, keys []string, match func(*queue.DeadLetter) bool, withBodies bool, limit int, dryRun bool) ([]string, error) {
+	q, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.ReplayMatching(ctx, keys, match, withBodies, limit, dryRun)
+}
