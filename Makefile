@@ -26,7 +26,7 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into config/.
-	$(CONTROLLER_GEN) crd rbac:roleName=hookgate-manager paths="./api/..." paths="./controllers/..." \
+	$(CONTROLLER_GEN) crd rbac:roleName=hookgate-manager paths="./api/..." paths="./controllers/..." paths="./internal/eventsapi/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	$(CONTROLLER_GEN) rbac:roleName=hookgate-receiver paths="./ingress/..." output:rbac:artifacts:config=config/rbac/receiver
 	rm -rf charts/hookgate/files/crds && mkdir -p charts/hookgate/files/crds && cp config/crd/bases/*.yaml charts/hookgate/files/crds/
