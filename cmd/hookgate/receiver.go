@@ -28,6 +28,7 @@ import (
 	"github.com/hookgate/hookgate/ingress/endpoints"
 	"github.com/hookgate/hookgate/ingress/registry"
 	ingserver "github.com/hookgate/hookgate/ingress/server"
+	"github.com/hookgate/hookgate/internal/history"
 	"github.com/hookgate/hookgate/internal/queue"
 )
 
@@ -68,6 +69,8 @@ func runReceiver(args []string) error {
 	registrySource := fs.String("registry", "kubernetes", "where endpoints and keys come from: kubernetes (WebhookEndpoints and key mirrors through the API) or nats (the edge registry bucket the manager writes with --edge-registry; edge mode, no Kubernetes API)")
 	dispatchOn := fs.Bool("dispatch", true, "deliver stored events to their targets; false for a receiver that only stores (an edge receiver, whose targets are in the private cluster)")
 	natsDomain := fs.String("nats-domain", "", "JetStream domain of the private cluster's JetStream, reached through a leaf node (edge mode); empty: the JetStream of the server connected to")
+	historyOn := fs.Bool("history", true, "record every request and delivery attempt in the history stream (HOOKGATE_HISTORY) for the events API and kubectl hookgate; an endpoint's spec.history says how long and what")
+	historyMaxBytes := fs.Int64("history-max-bytes", 1<<30, "bytes the history stream may use; past it the oldest records go first (0: no limit but the disk)")
 	var accessOpts accesslog.Options
 	accessOpts.BindFlags(fs)
 	zo := zapFlags(fs)
@@ -141,7 +144,7 @@ func runReceiver(args []string) error {
 			return fmt.Errorf("--nats-listen: %w", err)
 		}
 		ns, err = queue.StartEmbedded(queue.EmbeddedOptions{Host: host, Port: port, StoreDir: *dataDir, SyncAlways: *syncAlways,
-			Token: natsAuth.Token, AllowUnauthenticated: natsAuth.AllowUnauthenticated, MaxStoreBytes: *storeMaxBytes + *storeMaxBytes/10,
+			Token: natsAuth.Token, AllowUnauthenticated: natsAuth.AllowUnauthenticated, MaxStoreBytes: embeddedStoreBytes(*storeMaxBytes, *historyOn, *historyMaxBytes),
 			TLSCertFile: *natsTLSCert, TLSKeyFile: *natsTLSKey})
 		if err != nil {
 			return err
@@ -238,6 +241,28 @@ func runReceiver(args []string) error {
 		return err
 	}
 	h := hf.handler(reg, q)
+	var rec *history.Recorder
+	if *historyOn {
+		// Its own connection: its asynchronous publishes do not queue
+		// behind, or ahead of, the events' synchronous ones.
+		hnc, err := connect()
+		if err != nil {
+			return fmt.Errorf("connecting to NATS: %w", err)
+		}
+		defer hnc.Drain() //nolint:errcheck
+		if rec, err = history.Start(ctx, hnc, history.StreamOptions{Replicas: *replicas, MaxBytes: *historyMaxBytes},
+			history.RecorderOptions{Log: ctrl.Log.WithName("history"), Registerer: metrics.Registry}); err != nil {
+			return err
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := rec.Close(cctx); err != nil {
+				log.Error(err, "Flushing history records at shutdown failed")
+			}
+		}()
+		h.History = rec
+	}
 	// Serve only once the registry holds every endpoint and its keys.
 	warmup := &endpoints.Warmup{Loader: loader, WaitForCacheSync: mgr.GetCache().WaitForCacheSync}
 	if err := mgr.Add(warmup); err != nil {
@@ -278,6 +303,9 @@ func runReceiver(args []string) error {
 			Concurrency: *concurrency,
 			Slots:       *slots,
 			Metrics:     dispatch.NewMetrics(metrics.Registry),
+		}
+		if rec != nil {
+			d.History = rec
 		}
 		if err := mgr.Add(d); err != nil {
 			return err
@@ -322,6 +350,21 @@ func (f handlerFlags) handler(reg *registry.Registry, q *queue.Queue) *ingserver
 	}
 	h.Handshakes = &lazyHandshakeSecrets{nc: q.NC}
 	return h
+}
+
+// embeddedStoreBytes bounds the embedded server's store: the events and
+// dead letters' bound and a tenth, and the history's.
+func embeddedStoreBytes(store int64, historyOn bool, historyBytes int64) int64 {
+	if store <= 0 {
+		return 0
+	}
+	if historyOn {
+		if historyBytes <= 0 {
+			return 0
+		}
+		store += historyBytes
+	}
+	return store + store/10
 }
 
 func openQueueRetrying(ctx context.Context, nc *nats.Conn, o queue.Options) (*queue.Queue, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	eventsv1 "github.com/hookgate/hookgate/api/events/v1alpha1"
 	"github.com/hookgate/hookgate/internal/queue"
 )
 
@@ -27,6 +28,13 @@ type attemptError struct {
 	msg        string
 	retryAfter time.Duration
 	cause      error
+}
+
+// answer is what the target said to an attempt, for the history.
+type answer struct {
+	code int
+	// response is the first eventsv1.MaxResponseBytes of its body.
+	response []byte
 }
 
 func (e *attemptError) Error() string { return e.reason + ": " + e.msg }
@@ -46,7 +54,7 @@ func withoutRedirects(c *http.Client) *http.Client {
 	return &cp
 }
 
-func (d *Dispatcher) attempt(ctx context.Context, u *unit, msg jetstream.Msg, md *jetstream.MsgMetadata, attempt int, body []byte) *attemptError {
+func (d *Dispatcher) attempt(ctx context.Context, u *unit, msg jetstream.Msg, md *jetstream.MsgMetadata, attempt int, body []byte, ans *answer) *attemptError {
 	ep, t := u.ep, u.t
 	base, err := d.Resolver.Resolve(ctx, ep.Key.Namespace, *t)
 	if err != nil {
@@ -92,6 +100,14 @@ func (d *Dispatcher) attempt(ctx context.Context, u *unit, msg jetstream.Msg, md
 		// unreachable, no such host): in status that would map the network
 		// for whoever controls the target.
 		return &attemptError{reason: "ConnectionFailed", msg: "connecting to the target failed", cause: err}
+	}
+	// The start of the answer is kept for the history; the rest is read
+	// (up to a bound) so that the connection is reused.
+	if ans != nil {
+		ans.code = resp.StatusCode
+		var head [eventsv1.MaxResponseBytes]byte
+		n, _ := io.ReadFull(resp.Body, head[:])
+		ans.response = append([]byte(nil), head[:n]...)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()

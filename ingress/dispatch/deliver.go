@@ -13,6 +13,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/nats-io/nats.go/jetstream"
 
+	eventsv1 "github.com/hookgate/hookgate/api/events/v1alpha1"
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/internal/queue"
 )
@@ -97,6 +98,11 @@ func (d *Dispatcher) deliver(ctx context.Context, u *unit, msg jetstream.Msg, pu
 		return
 	}
 	var aerr *attemptError
+	var ans *answer
+	if d.History != nil && u.ep.History != nil && !u.ep.History.Disabled {
+		ans = &answer{}
+	}
+	start := time.Now()
 	if berr != nil {
 		d.unprobe(u, probe)
 		aerr = &attemptError{reason: "BodyMissing", msg: "the event's body is no longer stored", cause: berr}
@@ -106,8 +112,8 @@ func (d *Dispatcher) deliver(ctx context.Context, u *unit, msg jetstream.Msg, pu
 			_ = msg.Nak() // stopping
 			return
 		}
-		start := time.Now()
-		aerr = d.attempt(ctx, u, msg, md, attempt, body)
+		start = time.Now()
+		aerr = d.attempt(ctx, u, msg, md, attempt, body, ans)
 		if d.sched != nil {
 			d.sched.release()
 		}
@@ -148,6 +154,7 @@ func (d *Dispatcher) deliver(ctx context.Context, u *unit, msg jetstream.Msg, pu
 		}
 		_ = d.Queue.ReleaseBody(ctx, msg.Headers())
 		d.recordDelivery(ctx, u.key, time.Now())
+		d.recordAttempt(u, msg, seq, attempt, start, ans, nil, eventsv1.AttemptDelivered, nil)
 		if failed > 0 {
 			_ = d.Queue.ClearAttempts(ctx, u.key, seq)
 		}
@@ -160,7 +167,8 @@ func (d *Dispatcher) deliver(ctx context.Context, u *unit, msg jetstream.Msg, pu
 		log().V(1).Info("Attempt failed", "reason", aerr.reason, "error", aerr.cause.Error())
 	}
 	now := time.Now()
-	failure := queue.Failure{Time: now, Reason: aerr.reason, Message: aerr.msg, DeliveryID: delivery, Attempt: attempt}
+	evID := eventID(u.key, msg.Headers(), seq)
+	failure := queue.Failure{Time: now, Reason: aerr.reason, Message: aerr.msg, DeliveryID: delivery, EventID: evID, Attempt: attempt}
 	delay, last := retryAfterFailure(t, attempt, now.Sub(md.Timestamp), aerr.retryAfter, rand.Float64)
 	last = last || berr != nil
 	if !last {
@@ -188,6 +196,7 @@ func (d *Dispatcher) deliver(ctx context.Context, u *unit, msg jetstream.Msg, pu
 			d.unqueue(u.key, msg)
 		}
 		_ = d.Queue.ClearAttempts(ctx, u.key, seq)
+		d.recordAttempt(u, msg, seq, attempt, start, ans, aerr, eventsv1.AttemptDeadLettered, nil)
 		log().Info("Dead-lettered event", "reason", aerr.reason, "error", aerr.msg)
 		return
 	}
@@ -200,7 +209,34 @@ func (d *Dispatcher) deliver(ctx context.Context, u *unit, msg jetstream.Msg, pu
 		log().Error(err, "Scheduling retry failed; JetStream will redeliver after AckWait")
 	}
 	d.count(u, queue.CounterRetries, "retry")
+	d.recordAttempt(u, msg, seq, attempt, start, ans, aerr, eventsv1.AttemptFailed, failure.NextAttempt)
 	log().Info("Delivery failed; will retry", "reason", aerr.reason, "error", aerr.msg, "in", delay.String())
+}
+
+// recordAttempt writes one attempt to the endpoint's history (a no-op
+// without one). ans is nil when history is off; aerr nil for a delivery.
+func (d *Dispatcher) recordAttempt(u *unit, msg jetstream.Msg, seq uint64, attempt int, start time.Time, ans *answer, aerr *attemptError, outcome eventsv1.AttemptOutcome, next *time.Time) {
+	if ans == nil {
+		return
+	}
+	a := &eventsv1.Attempt{
+		EventID: eventID(u.key, msg.Headers(), seq),
+		Target:  u.t.Name,
+		Attempt: attempt,
+		Time:    start.UTC(),
+		Outcome: outcome,
+		Code:    ans.code,
+		// Response is kept as the target sent it; the recorder bounds it.
+		Response:    ans.response,
+		NextAttempt: next,
+	}
+	if ans.code != 0 || aerr == nil || aerr.reason == "Timeout" {
+		a.LatencyMillis = float64(time.Since(start).Microseconds()) / 1000
+	}
+	if aerr != nil {
+		a.Reason, a.Error = aerr.reason, aerr.msg
+	}
+	d.History.Attempt(u.ep.UID, u.ep.History, a)
 }
 
 // countOnce counts the event with stream sequence seq, once, and reports

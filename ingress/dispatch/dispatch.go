@@ -26,7 +26,9 @@ import (
 	"github.com/nats-io/nuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	eventsv1 "github.com/hookgate/hookgate/api/events/v1alpha1"
 	"github.com/hookgate/hookgate/ingress/registry"
+	"github.com/hookgate/hookgate/internal/history"
 	"github.com/hookgate/hookgate/internal/queue"
 )
 
@@ -46,6 +48,11 @@ const (
 )
 
 // Dispatcher runs one consumer loop per endpoint that is not suspended.
+// AttemptRecorder records delivery attempts in an endpoint's history.
+type AttemptRecorder interface {
+	Attempt(uid string, p *history.Policy, a *eventsv1.Attempt)
+}
+
 type Dispatcher struct {
 	Queue    *queue.Queue
 	Registry *registry.Registry
@@ -74,6 +81,9 @@ type Dispatcher struct {
 	// Members is the live replicas a target's limits are split between;
 	// nil: Start joins them (Queue's members bucket).
 	Members *queue.Members
+	// History records every attempt (internal/history.Recorder); nil
+	// records none.
+	History AttemptRecorder
 
 	client  *http.Client
 	sched   *scheduler

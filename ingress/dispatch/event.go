@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	eventsv1 "github.com/hookgate/hookgate/api/events/v1alpha1"
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/internal/filter"
 	"github.com/hookgate/hookgate/internal/queue"
@@ -125,5 +126,9 @@ func (d *Dispatcher) filteredOut(ctx context.Context, u *unit, msg jetstream.Msg
 		d.unqueue(u.key, msg)
 	}
 	_ = d.Queue.ReleaseBody(ackCtx, msg.Headers())
+	if d.History != nil && u.ep.History != nil && !u.ep.History.Disabled {
+		d.History.Attempt(u.ep.UID, u.ep.History, &eventsv1.Attempt{EventID: eventID(u.key, msg.Headers(), seq), Target: u.t.Name,
+			Time: time.Now().UTC(), Outcome: eventsv1.AttemptDropped, Reason: "FilteredOut", Error: "the target's filter did not select the event"})
+	}
 	return true
 }

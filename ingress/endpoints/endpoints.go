@@ -38,6 +38,7 @@ import (
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/ingress/verify"
 	"github.com/hookgate/hookgate/internal/filter"
+	"github.com/hookgate/hookgate/internal/history"
 	"github.com/hookgate/hookgate/internal/keyring"
 	"github.com/hookgate/hookgate/internal/queue"
 )
@@ -249,6 +250,7 @@ func CompileWith(ep *hookv1.WebhookEndpoint, ref *hookv1.ProviderInfo) (*registr
 		e.SourceRanges = append(e.SourceRanges, p.Masked())
 	}
 	e.EventType = info.EventType
+	e.History = history.PolicyFor(s.History)
 	targets, err := compileTargets(string(ep.UID), s)
 	if err != nil {
 		return e, err

@@ -15,6 +15,7 @@ import (
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/ingress/verify"
 	"github.com/hookgate/hookgate/internal/filter"
+	"github.com/hookgate/hookgate/internal/history"
 )
 
 // Endpoint is one WebhookEndpoint as the data plane needs it. Values are
@@ -61,6 +62,9 @@ type Endpoint struct {
 
 	// EventType says where the provider names an event's type.
 	EventType hookv1.EventTypeInfo
+
+	// History is what the endpoint's history keeps (spec.history).
+	History *history.Policy
 
 	// Targets receive the endpoint's events: one, delivered from the
 	// endpoint's own queue, or several, each fed a copy (Fanout).

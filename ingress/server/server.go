@@ -15,11 +15,14 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/nats-io/nuid"
 
+	eventsv1 "github.com/hookgate/hookgate/api/events/v1alpha1"
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/ingress/accesslog"
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/ingress/verify"
+	"github.com/hookgate/hookgate/internal/history"
 	"github.com/hookgate/hookgate/internal/queue"
 )
 
@@ -59,6 +62,15 @@ type Handler struct {
 	// Access gets one record per request, never sampled (the application
 	// log is for errors); nil records none.
 	Access *accesslog.Logger
+	// History records every request to a known endpoint, with an
+	// accepted event's headers and body (internal/history.Recorder); nil
+	// records none.
+	History RequestRecorder
+}
+
+// RequestRecorder records requests in an endpoint's history.
+type RequestRecorder interface {
+	Request(uid string, p *history.Policy, ev *eventsv1.Event)
 }
 
 // outcome is what happened to one request, for the log line and metrics.
@@ -70,6 +82,8 @@ type outcome struct {
 	// handshake is answered verbatim instead of the JSON status.
 	handshake  *verify.Handshake
 	retryAfter string
+	// stored is the accepted event, for the history.
+	stored *queue.Event
 }
 
 // ServeHTTP handles one webhook request.
@@ -183,6 +197,7 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time, 
 		return outcome{status: http.StatusServiceUnavailable, result: "error", reason: ReasonQuotaExceeded, retryAfter: quotaRetryAfter, delivery: res.DeliveryID}
 	}
 	ev := &queue.Event{
+		ID:          nuid.Next(),
 		EndpointUID: ep.UID,
 		Endpoint:    ep.Name(),
 		Provider:    ep.Provider,
@@ -221,7 +236,7 @@ func (h *Handler) handle(r *http.Request, ep *registry.Endpoint, now time.Time, 
 	if !qr.Duplicate {
 		h.Quota.Stored(ep.UID, len(body))
 	}
-	return outcome{status: http.StatusOK, result: result, delivery: res.DeliveryID}
+	return outcome{status: http.StatusOK, result: result, delivery: res.DeliveryID, stored: ev}
 }
 
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ep *registry.Endpoint, start time.Time, client netip.Addr, clientErr error, o outcome) {
@@ -256,6 +271,9 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ep *registry.En
 	if h.Metrics != nil {
 		h.Metrics.Requests.WithLabelValues(endpoint, o.result, o.reason).Inc()
 	}
+	if h.History != nil && ep != nil && ep.History != nil && !ep.History.Disabled {
+		h.recordHistory(r, ep, start, client, clientErr, o)
+	}
 	if h.Access != nil {
 		rec := accesslog.Record{Time: start, RemoteAddr: r.RemoteAddr, Method: r.Method, Endpoint: endpoint, Provider: provider,
 			Status: o.status, Outcome: o.result, Reason: o.reason, Delivery: o.delivery, BodyBytes: r.ContentLength,
@@ -266,6 +284,32 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ep *registry.En
 		}
 		h.Access.Record(rec)
 	}
+}
+
+// recordHistory writes the request to the endpoint's history: what
+// happened to it and, for an accepted event, its id, type, headers and
+// body (the recorder redacts them by the endpoint's policy).
+func (h *Handler) recordHistory(r *http.Request, ep *registry.Endpoint, start time.Time, client netip.Addr, clientErr error, o outcome) {
+	ev := &eventsv1.Event{
+		Namespace: ep.Key.Namespace, Endpoint: ep.Key.Name,
+		Time: start.UTC(), Outcome: eventsv1.Outcome(o.result), Reason: o.reason, Code: o.status,
+		Provider: ep.Provider, DeliveryID: o.delivery, Method: r.Method, Size: r.ContentLength,
+	}
+	if clientErr == nil && client.IsValid() {
+		ev.Source = client.String()
+	} else {
+		ev.Source = r.RemoteAddr
+	}
+	if o.stored != nil && o.result == string(eventsv1.OutcomeAccepted) {
+		ev.ID = o.stored.ID
+		ev.Status = eventsv1.StatusPending
+		ev.Type = ep.EventType.Of(r.Header, o.stored.Body)
+		ev.Headers, ev.Body = o.stored.Header, o.stored.Body
+		ev.Size = int64(len(o.stored.Body))
+	} else {
+		ev.ID = nuid.Next()
+	}
+	h.History.Request(ep.UID, ep.History, ev)
 }
 
 func (h *Handler) now() time.Time {
