@@ -20,9 +20,12 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	eventsv1 "github.com/hookgate/hookgate/api/events/v1alpha1"
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/controllers"
 	"github.com/hookgate/hookgate/ingress/verify"
+	"github.com/hookgate/hookgate/internal/eventsapi"
+	"github.com/hookgate/hookgate/internal/history"
 	"github.com/hookgate/hookgate/internal/queue"
 	"github.com/hookgate/hookgate/internal/webhookcert"
 )
@@ -55,6 +58,7 @@ func runManager(args []string) error {
 	edgeRegistry := fs.Bool("edge-registry", false, "publish every endpoint and its mirrored keys into the JetStream bucket "+queue.EdgeRegistryBucket+", for edge receivers (--registry=nats) that cannot reach this cluster's API (edge mode, docs/operations.md)")
 	var wh webhookcert.Flags // the validating admission webhook: --webhook-*
 	wh.BindFlags(fs)
+	eventsAPI := fs.Bool("events-api", true, "serve the events API (kubectl hookgate) on the webhook server's port, under "+eventsv1.PathPrefix+"; needs the webhook server (--webhook-port)")
 	concurrency := fs.Int("max-concurrent-reconciles", 8, "endpoints reconciled at once")
 	gcPercent := fs.Int("gc-percent", 50, "Go GC target percentage (GOGC) of the manager, whose heap is mostly its long-lived informer caches: 50 keeps the footprint at about 1.5 times the live heap instead of 2; the GOGC environment variable, when set, wins")
 	kubeConfig := kubeFlags(fs)
@@ -169,6 +173,12 @@ func runManager(args []string) error {
 		}
 		return queue.Attach(ctx, c, queue.Options{})
 	}}
+	hist := &history.Lazy{Conn: conn, Log: ctrl.Log.WithName("history")}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hist.Close(cctx)
+	}()
 	changes := make(chan event.GenericEvent, 1024)
 	ctx := ctrl.SetupSignalHandler()
 	r := &controllers.Reconciler{
@@ -181,6 +191,7 @@ func runManager(args []string) error {
 		Changes:                 changes,
 		MaxConcurrentReconciles: *concurrency,
 		ProviderCheck:           verify.CheckInfo,
+		History:                 hist,
 		Routes: controllers.RouteDefaults{
 			Kind: kind, Host: *routeHost, IngressClass: *ingressClass, TLSSecret: *tlsSecret,
 			ClusterIssuer: *clusterIssuer, Annotations: ann, Gateways: gws, Policy: routePolicy,
@@ -230,6 +241,11 @@ func runManager(args []string) error {
 		controllers.SetupAdmissionWebhook(mgr)
 		if err := certs.SetupWithManager(mgr); err != nil {
 			return err
+		}
+		if *eventsAPI {
+			api := &eventsapi.Server{Endpoints: mgr.GetClient(), Auth: eventsapi.NewAuthorizer(mgr.GetClient(), eventsapi.AuthorizerOptions{}),
+				History: hist, DeadLetters: lq, Actions: hist, NotFound: history.ErrNotFound, Log: ctrl.Log.WithName("events-api")}
+			mgr.GetWebhookServer().Register(eventsv1.PathPrefix, api.Handler())
 		}
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
