@@ -52,14 +52,27 @@ func dedupe(ids []string) []string {
 	return out
 }
 
-// record logs each moved event in the history as retried by the user.
-func (s *Server) record(req *request, obj *hookv1.WebhookEndpoint, ids []string) {
-	if s.Actions == nil {
-		return
+// recording wraps match so that each dead letter it chooses is logged in
+// the history as retried by the user, once per event, just before it is
+// moved (ReplayMatching moves what match chooses at once): recorded
+// after the move, the record could land behind the attempt that then
+// delivers it, and the event's status would read Pending. A move that
+// fails after its record leaves one Retried too many in the event's
+// history, and the caller is answered 500.
+func (s *Server) recording(req *request, obj *hookv1.WebhookEndpoint, dryRun bool, match func(*DeadLetter) bool) func(*DeadLetter) bool {
+	if s.Actions == nil || dryRun {
+		return match
 	}
-	now := s.now()
-	for _, id := range ids {
-		s.Actions.Retried(obj, &eventsv1.Attempt{EventID: id, Time: now, Outcome: eventsv1.AttemptRetried, By: req.user.Username})
+	recorded := map[string]bool{}
+	return func(dl *DeadLetter) bool {
+		if !match(dl) {
+			return false
+		}
+		if !recorded[dl.EventID] {
+			recorded[dl.EventID] = true
+			s.Actions.Retried(obj, &eventsv1.Attempt{EventID: dl.EventID, Time: s.now(), Outcome: eventsv1.AttemptRetried, By: req.user.Username})
+		}
+		return true
 	}
 }
 
@@ -96,7 +109,8 @@ func (s *Server) retry(req *request) {
 		want[id] = true
 	}
 	keys := queue.EndpointKeys(obj)
-	moved, err := s.DeadLetters.ReplayMatching(req.r.Context(), keys, func(dl *DeadLetter) bool { return want[dl.EventID] },
+	moved, err := s.DeadLetters.ReplayMatching(req.r.Context(), keys,
+		s.recording(req, obj, false, func(dl *DeadLetter) bool { return want[dl.EventID] }),
 		false, len(ids)*copiesPerEvent(keys), false)
 	done := map[string]bool{}
 	var movedIDs []string
@@ -106,9 +120,6 @@ func (s *Server) retry(req *request) {
 			movedIDs = append(movedIDs, id)
 		}
 	}
-	// What moved is back in the queue even if the rest failed: say so in
-	// the history either way.
-	s.record(req, obj, movedIDs)
 	if err != nil {
 		s.internalError(req, fmt.Sprintf("moving dead letters back into the queue (%d moved)", len(movedIDs)), err)
 		return
@@ -188,11 +199,8 @@ func (s *Server) replay(req *request) {
 		return len(lowerText) == 0 || containsText(dl, lowerText)
 	}
 	withBodies := rr.Text != "" || (rr.Type != "" && typeNeedsBody)
-	found, err := s.DeadLetters.ReplayMatching(req.r.Context(), queue.EndpointKeys(obj), match, withBodies, limit, rr.DryRun)
+	found, err := s.DeadLetters.ReplayMatching(req.r.Context(), queue.EndpointKeys(obj), s.recording(req, obj, rr.DryRun, match), withBodies, limit, rr.DryRun)
 	ids := dedupe(found)
-	if !rr.DryRun {
-		s.record(req, obj, ids)
-	}
 	if err != nil {
 		s.internalError(req, fmt.Sprintf("moving dead letters back into the queue (%d moved)", len(ids)), err)
 		return
