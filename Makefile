@@ -47,12 +47,22 @@ vet:
 build: ## Build the hookgate binary.
 	go build -o $(BIN)/hookgate ./cmd/hookgate
 
+VERSION ?= 0.0.0-dev
+
+.PHONY: plugin
+plugin: ## Build the kubectl plugin into bin/kubectl-hookgate (put it on PATH: kubectl hookgate ...).
+	go build -ldflags "-X github.com/hookgate/hookgate/internal/plugin.Version=v$(patsubst v%,%,$(VERSION))" -o $(BIN)/kubectl-hookgate ./cmd/kubectl-hookgate
+
+.PHONY: krew-manifest
+krew-manifest: ## Cross-build the plugin, pack the krew archives and write bin/dist/hookgate.yaml (VERSION=x.y.z).
+	go run ./hack/krew -version v$(patsubst v%,%,$(VERSION)) -dist $(BIN)/dist
+
 .PHONY: control-plane
 control-plane: ## Build etcd, kube-apiserver and kubectl from the Go module proxy into bin/k8s.
 	./hack/control-plane.sh
 
 .PHONY: dev
-dev: control-plane build ## Run the whole system locally: control plane, controller, receiver, sample endpoint.
+dev: control-plane build plugin ## Run the whole system locally: control plane, controller, receiver, sample endpoint.
 	go run ./hack/dev
 
 ##@ Test

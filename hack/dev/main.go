@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/hookgate/hookgate/controllers"
@@ -181,6 +183,11 @@ func run() error {
 	if err == nil || !strings.Contains(out, "spec.target.filter") {
 		return fmt.Errorf("the API server accepted a filter that does not compile: the admission webhook is not working (see .dev/manager.log)")
 	}
+	step("Making a token kubeconfig for kubectl hookgate (the events API authenticates bearer tokens)")
+	pluginKubeconfig, eventsCA, err := pluginAccess(kubectl, kubeconfig, state, user.Config())
+	if err != nil {
+		return err
+	}
 	out, _ = kubectlRun(kubectl, kubeconfig, "get", "webhookendpoints")
 	fmt.Print(indent(out))
 
@@ -200,6 +207,11 @@ Hookgate is running locally. In another terminal:
   cat .dev/target.log
   bin/k8s/kubectl get webhookendpoints
   bin/k8s/kubectl describe webhookendpoint github
+  # the event history, with the kubectl plugin (bin/kubectl-hookgate)
+  export PATH=$PWD/bin:$PWD/bin/k8s:$PATH HOOKGATE_EVENTS_URL=https://127.0.0.1:%[3]s HOOKGATE_EVENTS_CA=%[5]s
+  KUBECONFIG=%[4]s kubectl hookgate events github
+  KUBECONFIG=%[4]s kubectl hookgate show github <ID from the list>
+  KUBECONFIG=%[4]s kubectl hookgate tail -f github
 
 Or with curl and openssl (the sample secret is in config/samples):
   path=$(bin/k8s/kubectl get webhookendpoint github -o jsonpath='{.status.webhookPath}')
@@ -209,11 +221,51 @@ Or with curl and openssl (the sample secret is in config/samples):
        -H "X-Hub-Signature-256: sha256=$sig" -H 'Content-Type: application/json' -d "$body"
 
 Logs are in .dev/. Press Ctrl-C to stop everything.
-`, rel(root, kubeconfig), receiverAddr)
+`, rel(root, kubeconfig), receiverAddr, webhookPort, rel(root, pluginKubeconfig), rel(root, eventsCA))
 
 	<-ctx.Done()
 	step("Stopping")
 	return nil
+}
+
+// pluginAccess makes what kubectl hookgate needs locally: a kubeconfig
+// whose user is a ServiceAccount with a token (the admin's kubeconfig has
+// a client certificate, which the events API cannot check), and the CA of
+// the manager's serving certificate, which the plugin reaches directly (no
+// pod network here for the API server's service proxy).
+func pluginAccess(kubectl, kubeconfig, state string, cfg *rest.Config) (string, string, error) {
+	for _, args := range [][]string{
+		{"-n", "default", "create", "serviceaccount", "dev"},
+		{"create", "clusterrolebinding", "dev-hookgate", "--clusterrole=cluster-admin", "--serviceaccount=default:dev"},
+	} {
+		if out, err := kubectlRun(kubectl, kubeconfig, args...); err != nil && !strings.Contains(out, "AlreadyExists") {
+			return "", "", fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	token, err := kubectlRun(kubectl, kubeconfig, "-n", "default", "create", "token", "dev", "--duration=24h")
+	if err != nil {
+		return "", "", fmt.Errorf("kubectl create token: %w: %s", err, token)
+	}
+	kc := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: dev\n  cluster:\n    server: %s\n    certificate-authority-data: %s\n"+
+		"users:\n- name: dev\n  user:\n    token: %s\ncontexts:\n- name: dev\n  context: {cluster: dev, user: dev, namespace: default}\ncurrent-context: dev\n",
+		cfg.Host, base64.StdEncoding.EncodeToString(cfg.CAData), strings.TrimSpace(token))
+	kcPath := filepath.Join(state, "plugin.kubeconfig")
+	if err := os.WriteFile(kcPath, []byte(kc), 0o600); err != nil {
+		return "", "", err
+	}
+	ca, err := kubectlRun(kubectl, kubeconfig, "-n", systemNS, "get", "secret", "hookgate-webhook-cert", "-o", "jsonpath={.data.ca\\.crt}")
+	if err != nil {
+		return "", "", fmt.Errorf("reading the manager's CA: %w: %s", err, ca)
+	}
+	pem, err := base64.StdEncoding.DecodeString(strings.TrimSpace(ca))
+	if err != nil {
+		return "", "", fmt.Errorf("decoding the manager's CA: %w", err)
+	}
+	caPath := filepath.Join(state, "events-ca.crt")
+	if err := os.WriteFile(caPath, pem, 0o644); err != nil {
+		return "", "", err
+	}
+	return kcPath, caPath, nil
 }
 
 func kubectlRun(kubectl, kubeconfig string, args ...string) (string, error) {

@@ -34,6 +34,9 @@ const (
 	DefaultHookgatePort      = "443"
 	// EventsURLEnv names the environment variable --events-url defaults to.
 	EventsURLEnv = "HOOKGATE_EVENTS_URL"
+	// EventsCAEnv names the CA file of --events-url when
+	// --certificate-authority is not given.
+	EventsCAEnv = "HOOKGATE_EVENTS_CA"
 )
 
 // globalOpts are the connection flags every command takes.
@@ -41,8 +44,10 @@ type globalOpts struct {
 	kubeconfig, context, namespace, token string
 	hookgateNamespace, hookgateService    string
 	eventsURL, caFile                     string
-	insecure                              bool
-	requestTimeout                        time.Duration
+	// eventsCA is $HOOKGATE_EVENTS_CA: the CA of --events-url only.
+	eventsCA       string
+	insecure       bool
+	requestTimeout time.Duration
 }
 
 func (g *globalOpts) bind(f *flags, getenv func(string) string) {
@@ -53,7 +58,8 @@ func (g *globalOpts) bind(f *flags, getenv func(string) string) {
 	f.stringVar(&g.hookgateNamespace, "hookgate-namespace", "", DefaultHookgateNamespace, "the namespace Hookgate's manager runs in")
 	f.stringVar(&g.hookgateService, "hookgate-service", "", DefaultHookgateService, "the manager's webhook Service that serves the events API, as NAME or NAME:PORT (port "+DefaultHookgatePort+")")
 	f.stringVar(&g.eventsURL, "events-url", "", getenv(EventsURLEnv), "talk to the events API directly at this https://host:port (a port-forward, an Ingress) instead of through the API server's service proxy (env "+EventsURLEnv+")")
-	f.stringVar(&g.caFile, "certificate-authority", "", "", "CA certificate file that signs the server's certificate (of --events-url when set, else of the API server)")
+	f.stringVar(&g.caFile, "certificate-authority", "", "", "CA certificate file that signs the server's certificate (of --events-url when set, else of the API server; for --events-url it defaults to $"+EventsCAEnv+")")
+	g.eventsCA = getenv(EventsCAEnv)
 	f.boolVar(&g.insecure, "insecure-skip-tls-verify", "", false, "do not check the server's certificate (of --events-url when set, else of the API server); insecure")
 	f.durationVar(&g.requestTimeout, "request-timeout", "", 30*time.Second, "how long to wait for one answer (0: no limit); watches have none")
 	for _, n := range []string{"kubeconfig", "context", "namespace", "token", "hookgate-namespace", "hookgate-service", "events-url",
@@ -251,15 +257,19 @@ func (e *env) direct(c *eventsClient) error {
 	if e.g.caFile != "" && e.g.insecure {
 		return errors.New("specifying a root certificates file with the insecure flag is not allowed")
 	}
+	caFile := e.g.caFile
+	if caFile == "" && !e.g.insecure {
+		caFile = e.g.eventsCA
+	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: e.g.insecure} //nolint:gosec // --insecure-skip-tls-verify
-	if e.g.caFile != "" {
-		pem, err := os.ReadFile(e.g.caFile)
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
 		if err != nil {
 			return fmt.Errorf("reading --certificate-authority: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--certificate-authority %s holds no PEM certificate", e.g.caFile)
+			return fmt.Errorf("--certificate-authority %s holds no PEM certificate", caFile)
 		}
 		tlsCfg.RootCAs = pool
 	}

@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -208,6 +209,28 @@ func TestEventsURLChecks(t *testing.T) {
 	}
 	if n := len(f.got()); n != 0 {
 		t.Fatalf("%d requests over an untrusted connection", n)
+	}
+	// HOOKGATE_EVENTS_CA names the CA of --events-url.
+	caFile := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errb.Reset()
+	rn.getenv = func(k string) string {
+		switch k {
+		case EventsURLEnv:
+			return f.srv.URL
+		case EventsCAEnv:
+			return caFile
+		}
+		return ""
+	}
+	// The fake knows no such endpoint: a 404 from it means the TLS
+	// connection was trusted.
+	rn.run(context.Background(), []string{"events", "stripe", "--kubeconfig", kc})
+	if len(f.got()) != 1 || !strings.Contains(errb.String(), "Error from server (NotFound)") {
+		t.Fatalf("with %s: %q, %d requests", EventsCAEnv, errb.String(), len(f.got()))
 	}
 }
 
