@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 )
 
 // runTarget serves a stand-in for a team's Service: it prints each event
@@ -47,7 +49,7 @@ func runTarget(args []string) error {
 		rec := map[string]any{"time": time.Now().UTC().Format(time.RFC3339Nano), "path": r.URL.Path, "headers": hdr, "body": string(body)}
 		line, _ := json.Marshal(rec)
 		mu.Lock()
-		fmt.Printf("event delivery=%s endpoint=%s attempt=%s bytes=%d\n", r.Header.Get("Hookgate-Delivery-Id"), r.Header.Get("Hookgate-Endpoint"), r.Header.Get("Hookgate-Attempt"), len(body))
+		fmt.Printf("event delivery=%s endpoint=%s attempt=%s bytes=%d\n", r.Header.Get(hookv1.DeliveryHeaderDeliveryID), r.Header.Get(hookv1.DeliveryHeaderEndpoint), r.Header.Get(hookv1.DeliveryHeaderAttempt), len(body))
 		if file != nil {
 			_, _ = file.Write(append(line, '\n'))
 		}

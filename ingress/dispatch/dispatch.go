@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	eventsv1 "github.com/hookgate/hookgate/api/events/v1alpha1"
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/internal/history"
 	"github.com/hookgate/hookgate/internal/queue"
@@ -37,14 +38,15 @@ type Resolver interface {
 	Resolve(ctx context.Context, namespace string, t registry.Target) (string, error)
 }
 
-// Headers the dispatcher adds to every delivery.
+// Headers the dispatcher adds to every delivery (their home is the API:
+// api/v1alpha1/delivery.go).
 const (
-	HeaderDeliveryID = "Hookgate-Delivery-Id"
-	HeaderAttempt    = "Hookgate-Attempt"
-	HeaderEndpoint   = "Hookgate-Endpoint"
-	HeaderProvider   = "Hookgate-Provider"
-	HeaderEventSeq   = "Hookgate-Event-Sequence"
-	HeaderReceivedAt = "Hookgate-Received-At"
+	HeaderDeliveryID = hookv1.DeliveryHeaderDeliveryID
+	HeaderAttempt    = hookv1.DeliveryHeaderAttempt
+	HeaderEndpoint   = hookv1.DeliveryHeaderEndpoint
+	HeaderProvider   = hookv1.DeliveryHeaderProvider
+	HeaderEventSeq   = hookv1.DeliveryHeaderEventSeq
+	HeaderReceivedAt = hookv1.DeliveryHeaderReceivedAt
 )
 
 // Dispatcher runs one consumer loop per endpoint that is not suspended.

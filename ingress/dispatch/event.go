@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	eventsv1 "github.com/hookgate/hookgate/api/events/v1alpha1"
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 	"github.com/hookgate/hookgate/ingress/registry"
 	"github.com/hookgate/hookgate/internal/filter"
 	"github.com/hookgate/hookgate/internal/queue"
@@ -20,7 +21,7 @@ import (
 // Headers of a delivery in CloudEvents binary mode (CloudEvents 1.0 HTTP
 // binding); the body and its Content-Type are the provider's.
 const (
-	HeaderIdempotencyKey = "Idempotency-Key"
+	HeaderIdempotencyKey = hookv1.DeliveryHeaderIdempotencyKey
 	ceSpecVersion        = "Ce-Specversion"
 	ceID                 = "Ce-Id"
 	ceSource             = "Ce-Source"

@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	eventsv1 "github.com/hookgate/hookgate/api/events/v1alpha1"
+	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
 )
 
 // handlerError is an error of a watch's handler: it ends the watch.
@@ -339,15 +340,6 @@ func lastEvents(ctx context.Context, t *target, from time.Time, n int) ([]events
 	}
 }
 
-// Headers listen adds to each forwarded event (as the dispatcher does).
-const (
-	HeaderEventID        = "Hookgate-Event-Id"
-	HeaderEndpoint       = "Hookgate-Endpoint"
-	HeaderDeliveryID     = "Hookgate-Delivery-Id"
-	HeaderProvider       = "Hookgate-Provider"
-	HeaderIdempotencyKey = "Idempotency-Key"
-)
-
 // hopHeaders are not forwarded: they are about the connection the event
 // came on, not the event (RFC 9110, 7.6.1), and Content-Length and Host
 // are the new request's.
@@ -362,9 +354,9 @@ var listenCommand = &command{
 	use: "listen ENDPOINT --forward-to URL [flags]",
 	long: `Forward a copy of each new event a WebhookEndpoint accepts to a URL, e.g. a
 server on your machine, like 'stripe listen': its body and stored headers
-(after the endpoint's spec.history redaction), plus Hookgate-Event-Id,
-Hookgate-Endpoint, Hookgate-Delivery-Id, Hookgate-Provider and
-Idempotency-Key. One event at a time, in order, until interrupted (Ctrl-C).
+(after the endpoint's spec.history redaction), plus the headers a target
+gets: Hookgate-Endpoint, Hookgate-Delivery-Id, Hookgate-Provider,
+Hookgate-Received-At and Idempotency-Key (the event's id). One event at a time, in order, until interrupted (Ctrl-C).
 
 It reads the history only: the endpoint's deliveries to its targets go on
 as before, and nothing is taken from them. An event whose body is not kept
@@ -465,11 +457,13 @@ func forward(ctx context.Context, hc *http.Client, u *url.URL, timeout time.Dura
 		// No User-Agent of Go's where the sender sent none.
 		req.Header["User-Agent"] = []string{""}
 	}
-	req.Header.Set(HeaderEventID, ev.ID)
-	req.Header.Set(HeaderEndpoint, t.ns+"/"+t.name)
-	req.Header.Set(HeaderDeliveryID, ev.DeliveryID)
-	req.Header.Set(HeaderProvider, ev.Provider)
-	req.Header.Set(HeaderIdempotencyKey, ev.ID)
+	// The delivery headers a target gets from the dispatcher (but the
+	// attempt and sequence, which a copy has not).
+	req.Header.Set(hookv1.DeliveryHeaderEndpoint, t.ns+"/"+t.name)
+	req.Header.Set(hookv1.DeliveryHeaderDeliveryID, ev.DeliveryID)
+	req.Header.Set(hookv1.DeliveryHeaderProvider, ev.Provider)
+	req.Header.Set(hookv1.DeliveryHeaderReceivedAt, ev.Time.UTC().Format(time.RFC3339Nano))
+	req.Header.Set(hookv1.DeliveryHeaderIdempotencyKey, ev.ID)
 	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, err

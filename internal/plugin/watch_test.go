@@ -260,8 +260,8 @@ func TestListenForwardsAcceptedEvents(t *testing.T) {
 		t.Fatalf("%d requests forwarded, want 2", ft.count())
 	}
 	ours := func(ev eventsv1.Event) http.Header {
-		return http.Header{"Hookgate-Event-Id": {ev.ID}, "Hookgate-Endpoint": {"shop/stripe"}, "Hookgate-Delivery-Id": {ev.DeliveryID},
-			"Hookgate-Provider": {"stripe"}, "Idempotency-Key": {ev.ID}}
+		return http.Header{"Hookgate-Endpoint": {"shop/stripe"}, "Hookgate-Delivery-Id": {ev.DeliveryID},
+			"Hookgate-Provider": {"stripe"}, "Hookgate-Received-At": {ev.Time.UTC().Format(time.RFC3339Nano)}, "Idempotency-Key": {ev.ID}}
 	}
 	want1 := ours(e1)
 	for k, v := range map[string][]string{"Content-Type": {"application/json"}, "Stripe-Signature": {"t=1,v1=abc"}, "X-Multi": {"a", "b"},
