@@ -4,7 +4,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/hookgate/hookgate/internal/jsonenc"
 )
 
 // Record is what happened to one webhook request.
@@ -47,22 +48,22 @@ func appendRecord(b []byte, r *Record) []byte {
 		b = r.Client.AppendTo(b)
 		b = append(b, '"')
 	} else {
-		b = appendString(b, r.RemoteAddr)
+		b = jsonenc.AppendString(b, r.RemoteAddr)
 	}
 	b = append(b, `,"method":`...)
-	b = appendString(b, r.Method)
+	b = jsonenc.AppendString(b, r.Method)
 	b = append(b, `,"endpoint":`...)
-	b = appendString(b, r.Endpoint)
+	b = jsonenc.AppendString(b, r.Endpoint)
 	b = append(b, `,"provider":`...)
-	b = appendString(b, r.Provider)
+	b = jsonenc.AppendString(b, r.Provider)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(r.Status), 10)
 	b = append(b, `,"outcome":`...)
-	b = appendString(b, r.Outcome)
+	b = jsonenc.AppendString(b, r.Outcome)
 	b = append(b, `,"reason":`...)
-	b = appendString(b, r.Reason)
+	b = jsonenc.AppendString(b, r.Reason)
 	b = append(b, `,"delivery":`...)
-	b = appendString(b, r.Delivery)
+	b = jsonenc.AppendString(b, r.Delivery)
 	b = append(b, `,"bytes":`...)
 	b = strconv.AppendInt(b, r.BodyBytes, 10)
 	b = append(b, `,"latency_ms":`...)
@@ -114,66 +115,4 @@ func appendDigits(b []byte, v, width int) []byte {
 		v /= 10
 	}
 	return append(b, d[:width]...)
-}
-
-const hex = "0123456789abcdef"
-
-// plain is the ASCII a JSON string holds as it is.
-var plain = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// appendString appends s as a JSON string, escaped as encoding/json does
-// (without its HTML escaping): quotes, backslashes and control characters
-// escaped, invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029 escaped so
-// that a line is also valid JavaScript.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if plain[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

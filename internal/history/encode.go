@@ -5,9 +5,10 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	eventsv1 "github.com/hookgate/hookgate/api/events/v1alpha1"
+
+	"github.com/hookgate/hookgate/internal/jsonenc"
 )
 
 // The records are the JSON of eventsv1.Event and eventsv1.Attempt, as
@@ -36,15 +37,15 @@ func eventSize(ev *eventsv1.Event) int {
 
 func appendEvent(b []byte, ev *eventsv1.Event) []byte {
 	b = append(b, `{"id":`...)
-	b = appendString(b, ev.ID)
+	b = jsonenc.AppendString(b, ev.ID)
 	b = append(b, `,"namespace":`...)
-	b = appendString(b, ev.Namespace)
+	b = jsonenc.AppendString(b, ev.Namespace)
 	b = append(b, `,"endpoint":`...)
-	b = appendString(b, ev.Endpoint)
+	b = jsonenc.AppendString(b, ev.Endpoint)
 	b = append(b, `,"time":`...)
 	b = appendTime(b, ev.Time)
 	b = append(b, `,"outcome":`...)
-	b = appendString(b, string(ev.Outcome))
+	b = jsonenc.AppendString(b, string(ev.Outcome))
 	b = appendOptString(b, `,"reason":`, ev.Reason)
 	b = append(b, `,"code":`...)
 	b = strconv.AppendInt(b, int64(ev.Code), 10)
@@ -64,7 +65,7 @@ func appendEvent(b []byte, ev *eventsv1.Event) []byte {
 				b = append(b, ',')
 			}
 			first = false
-			b = appendString(b, k)
+			b = jsonenc.AppendString(b, k)
 			b = append(b, ':')
 			b = appendStrings(b, vs)
 		}
@@ -100,7 +101,7 @@ func attemptSize(a *eventsv1.Attempt) int {
 
 func appendAttempt(b []byte, a *eventsv1.Attempt) []byte {
 	b = append(b, `{"eventID":`...)
-	b = appendString(b, a.EventID)
+	b = jsonenc.AppendString(b, a.EventID)
 	b = appendOptString(b, `,"target":`, a.Target)
 	if a.Attempt != 0 {
 		b = append(b, `,"attempt":`...)
@@ -109,7 +110,7 @@ func appendAttempt(b []byte, a *eventsv1.Attempt) []byte {
 	b = append(b, `,"time":`...)
 	b = appendTime(b, a.Time)
 	b = append(b, `,"outcome":`...)
-	b = appendString(b, string(a.Outcome))
+	b = jsonenc.AppendString(b, string(a.Outcome))
 	if a.Code != 0 {
 		b = append(b, `,"code":`...)
 		b = strconv.AppendInt(b, int64(a.Code), 10)
@@ -134,7 +135,7 @@ func appendOptString(b []byte, key, s string) []byte {
 		return b
 	}
 	b = append(b, key...)
-	return appendString(b, s)
+	return jsonenc.AppendString(b, s)
 }
 
 func appendOptBytes(b []byte, key string, v []byte) []byte {
@@ -163,7 +164,7 @@ func appendStrings(b []byte, vs []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, v)
+		b = jsonenc.AppendString(b, v)
 	}
 	return append(b, ']')
 }
@@ -196,57 +197,4 @@ func appendFloat(b []byte, f float64) []byte {
 		}
 	}
 	return b
-}
-
-const hex = "0123456789abcdef"
-
-// appendString writes s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD, and U+2028 and
-// U+2029 escaped (as encoding/json does; HTML characters are left alone).
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

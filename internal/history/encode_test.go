@@ -9,6 +9,8 @@ import (
 	"time"
 
 	eventsv1 "github.com/hookgate/hookgate/api/events/v1alpha1"
+
+	"github.com/hookgate/hookgate/internal/jsonenc"
 )
 
 // fill sets every field of v (a pointer) to a value that is not zero, so
@@ -134,7 +136,7 @@ func TestEncodeAttemptAsEncodingJSON(t *testing.T) {
 func TestAppendStringEscapes(t *testing.T) {
 	for _, s := range []string{"", "plain", "q\"b\\", "\x00\x1f\x7f", "é€😀", "bad\xff\xfe utf8", "\u2028\u2029", "</script>"} {
 		var back string
-		b := appendString(nil, s)
+		b := jsonenc.AppendString(nil, s)
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatalf("%q -> %s: %v", s, b, err)
 		}
