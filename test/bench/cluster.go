@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
+	"github.com/hookgate/hookgate/internal/history"
 	"github.com/hookgate/hookgate/internal/queue"
 	"github.com/hookgate/hookgate/internal/testenv"
 )
@@ -64,7 +65,9 @@ type cluster struct {
 	ports      struct{ http, probe, metrics, nats, mgrProbe, pprof, mgrPprof int }
 	syncAlways bool
 	// pprof serves both processes' Go profiles on loopback (-pprof).
-	pprof    bool
+	pprof bool
+	// history: the receivers record the event history (-history).
+	history  bool
 	receiver *proc
 	manager  *proc
 	// nc reads the receiver's JetStream: stored events and counters.
@@ -80,7 +83,7 @@ type endpoint struct {
 }
 
 func startCluster(ctx context.Context, cfg *config, work string, sinkPort int, key []byte) (_ *cluster, err error) {
-	c := &cluster{work: work, sinkPort: sinkPort, dataDir: filepath.Join(work, "receiver-jetstream")}
+	c := &cluster{work: work, sinkPort: sinkPort, dataDir: filepath.Join(work, "receiver-jetstream"), history: cfg.history}
 	defer func() {
 		if err != nil {
 			c.stop()
@@ -214,9 +217,10 @@ func (c *cluster) pprofAddr(port int) string {
 }
 
 // receiverPolicy is the flags every benchmark receiver runs with: where
-// keys are, local targets, and the per-endpoint ceilings.
-func receiverPolicy() []string {
+// keys are, local targets, the per-endpoint ceilings, the history.
+func (c *cluster) receiverPolicy() []string {
 	return []string{
+		"--history=" + strconv.FormatBool(c.history),
 		"--keys-namespace", systemNS,
 		"--allow-external-name-targets=true",
 		"--max-queued-events-per-endpoint", strconv.Itoa(queueEventsCeiling),
@@ -240,7 +244,7 @@ func (c *cluster) startReceiver(ctx context.Context, syncAlways bool) error {
 		"--nats-listen", "127.0.0.1:" + strconv.Itoa(c.ports.nats),
 		"--data-dir", c.dataDir,
 		"--jetstream-sync-always=" + strconv.FormatBool(syncAlways),
-	}, receiverPolicy()...), c.procEnv(), false)
+	}, c.receiverPolicy()...), c.procEnv(), false)
 	if err != nil {
 		return err
 	}
@@ -381,6 +385,41 @@ func (c *cluster) storedEvents(ctx context.Context, ep endpoint) (uint64, error)
 		return 0, err
 	}
 	return m[ep.uid], nil
+}
+
+// historyRecords is how many request records ep's history holds; the
+// recorder writes them asynchronously, so it waits (at most 10 s) until
+// want are there, or the count stops moving.
+func (c *cluster) historyRecords(ctx context.Context, ep endpoint, want uint64) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	count := func() (uint64, error) {
+		cons, err := c.q.JS.OrderedConsumer(ctx, history.Stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{history.RequestSubject(ep.uid, "*")}})
+		if err != nil {
+			return 0, err
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return info.NumPending, nil
+	}
+	var last uint64
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		n, err := count()
+		if err != nil || n >= want || time.Now().After(deadline) {
+			return n, err
+		}
+		if n == last && last > 0 {
+			time.Sleep(time.Second)
+			if m, err := count(); err != nil || m == n {
+				return m, err
+			}
+		}
+		last = n
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // counter reads one of ep's counters, as status shows it (delivered and

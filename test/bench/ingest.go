@@ -150,6 +150,12 @@ func (b *bench) receiverRun(ctx context.Context, c int, row *ingestRow) (*runRes
 	if err != nil {
 		return nil, err
 	}
+	var hist0 uint64
+	if cl.history {
+		if hist0, err = cl.historyRecords(ctx, ep, 0); err != nil {
+			return nil, err
+		}
+	}
 	recv0, err := cl.received(ctx, ep)
 	if err != nil {
 		return nil, err
@@ -173,5 +179,15 @@ func (b *bench) receiverRun(ctx context.Context, c int, row *ingestRow) (*runRes
 	name := fmt.Sprintf("receiver c%d round %d (fsync %s)", c, row.Round, row.Fsync)
 	b.rep.check(name+": events stored = 2xx answers", res.OK, stored)
 	b.rep.check(name+": received counter = 2xx answers", res.OK, recv-recv0)
+	if cl.history {
+		// Every answered request is in the history (the ingest endpoint
+		// is not flooded with refusals, whose records are budgeted).
+		answered := res.OK + res.Non2xx
+		hist, err := cl.historyRecords(ctx, ep, hist0+uint64(answered))
+		if err != nil {
+			return nil, err
+		}
+		b.rep.check(name+": history request records = answered requests", answered, int64(hist-hist0))
+	}
 	return res, cl.purge(ctx, ep)
 }

@@ -73,6 +73,7 @@ type config struct {
 	storeDir     string
 	keep         bool
 	pprof        bool
+	history      bool
 	protect      protectConfig
 }
 
@@ -126,6 +127,7 @@ func run() int {
 	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 5*time.Minute, "longest wait for stored events to be delivered")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "also print the results as one JSON object on the last line of stdout")
 	flag.StringVar(&cfg.storeDir, "store-dir", os.TempDir(), "parent of the work directory (JetStream stores, logs); put it on the disk you want to measure (tmpfs makes fsync meaningless)")
+	flag.BoolVar(&cfg.history, "history", true, "receivers record the event history (--history); -history=false measures the receiver without it")
 	flag.BoolVar(&cfg.pprof, "pprof", false, "serve the receiver's and the manager's Go profiles (/debug/pprof) on loopback ports, printed at start")
 	flag.BoolVar(&cfg.protect.on, "protect", true, "measure target protection with a second receiver replica: a rate-limited target's arrivals from both, and what a failing target receives while its circuit is open")
 	flag.IntVar(&cfg.protect.rps, "protect-rps", 100, "requestsPerSecond of the rate-limited target")

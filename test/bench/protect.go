@@ -84,7 +84,7 @@ func (c *cluster) startReplica(ctx context.Context) (*replica, error) {
 		"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(r.probe),
 		"--pprof-bind-address", c.pprofAddr(r.pprofP),
 		"--nats-url", c.natsURL(),
-	}, receiverPolicy()...), c.procEnv(), false)
+	}, c.receiverPolicy()...), c.procEnv(), false)
 	if err != nil {
 		return nil, err
 	}
