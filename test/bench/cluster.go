@@ -293,6 +293,10 @@ func (c *cluster) newEndpoint(ns, name string, suspend bool) *hookv1.WebhookEndp
 				MaxQueuedEvents: ptr.To[int64](queueEventsCeiling),
 				MaxQueuedBytes:  ptr.To[int64](queueBytesCeiling),
 			},
+			// The most the API allows: the ingest runs' history checks
+			// count every record, and the controller's trim (once a
+			// minute, to maxEvents) must not cut them meanwhile.
+			History: hookv1.HistorySpec{MaxEvents: ptr.To[int32](1000000)},
 			Suspend: suspend,
 		},
 	}
