@@ -24,6 +24,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	hookv1 "github.com/hookgate/hookgate/api/v1alpha1"
+	"github.com/hookgate/hookgate/internal/history"
 	"github.com/hookgate/hookgate/internal/queue"
 	"github.com/hookgate/hookgate/internal/testenv"
 )
@@ -66,6 +67,8 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	q, err = queue.Open(context.Background(), nc, queue.Options{})
 	Expect(err).NotTo(HaveOccurred())
+	// The history stream, as a receiver makes it.
+	Expect(history.Ensure(context.Background(), q.JS, history.StreamOptions{})).To(Succeed())
 
 	Expect(k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: receiverNamespace}})).To(Succeed())
 
@@ -98,7 +101,8 @@ var _ = BeforeSuite(func() {
 				AllowedGateways:    []string{"infra/public"},
 			},
 		},
-		Now: func() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) },
+		Now:     func() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) },
+		History: &history.Lazy{Conn: func(context.Context) (*nats.Conn, error) { return nc, nil }},
 	}
 	Expect(r.SetupWithManager(ctx, mgr)).To(Succeed())
 	Expect((&ProviderReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("hookgate-controller")}).SetupWithManager(mgr)).To(Succeed())
