@@ -244,7 +244,7 @@ func runManager(args []string) error {
 		}
 		if *eventsAPI {
 			api := &eventsapi.Server{Endpoints: mgr.GetClient(), Auth: eventsapi.NewAuthorizer(mgr.GetClient(), eventsapi.AuthorizerOptions{}),
-				History: hist, DeadLetters: lq, Actions: hist, NotFound: history.ErrNotFound, Log: ctrl.Log.WithName("events-api")}
+				History: hist, DeadLetters: lq, Actions: hist, NotFound: history.ErrNotFound, BadContinue: history.ErrBadContinue, Log: ctrl.Log.WithName("events-api")}
 			mgr.GetWebhookServer().Register(eventsv1.PathPrefix, api.Handler())
 		}
 	}

@@ -83,6 +83,9 @@ type Server struct {
 	Actions ActionLog
 	// NotFound is the error History.Get wraps for an unknown event.
 	NotFound error
+	// BadContinue is the error History.List wraps for a continue token it
+	// did not write: the caller's mistake, answered 400.
+	BadContinue error
 	// Log gets one line per request at V(1): user, verb, path, code.
 	Log logr.Logger
 	// Now is the clock (time.Now when nil).
@@ -376,6 +379,10 @@ func (s *Server) list(req *request) {
 		return
 	}
 	l, err := s.History.List(req.r.Context(), string(obj.UID), targetNames(obj), q, withBodies)
+	if err != nil && s.BadContinue != nil && errors.Is(err, s.BadContinue) {
+		badRequest(req.w, "parameter %s: %v", eventsv1.ParamContinue, err)
+		return
+	}
 	if err != nil {
 		s.internalError(req, "reading the history", err)
 		return

@@ -1,6 +1,8 @@
 package eventsapi
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -120,6 +122,20 @@ func TestListBadParametersAre400(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestAContinueTokenTheHistoryRefusesIs400(t *testing.T) {
+	h := newHarness(t)
+	errBad := errors.New("invalid continue token")
+	h.srv.BadContinue = errBad
+	h.hist.err = fmt.Errorf("listing: %w", errBad)
+	st := status(t, h.do("GET", epPath(nsA, "ep", "/events?continue=bogus"), tokAlice, ""), http.StatusBadRequest)
+	if st.Reason != metav1.StatusReasonBadRequest || !strings.Contains(st.Message, "parameter continue") {
+		t.Fatalf("Status %+v: want BadRequest naming parameter continue", st)
+	}
+	// Any other failure of the history is ours: 500.
+	h.hist.err = errors.New("stream gone")
+	status(t, h.do("GET", epPath(nsA, "ep", "/events"), tokAlice, ""), http.StatusInternalServerError)
 }
 
 func TestUnauthenticatedIs401(t *testing.T) {
