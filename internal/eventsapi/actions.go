@@ -1,7 +1,6 @@
 package eventsapi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -185,7 +184,7 @@ func (s *Server) replay(req *request) {
 		s.internalError(req, "reading the endpoint's WebhookProvider", err)
 		return
 	}
-	lowerText := []byte(strings.ToLower(rr.Text))
+	lowerText := strings.ToLower(rr.Text)
 	match := func(dl *DeadLetter) bool {
 		if rr.Since != nil && dl.ReceivedAt.Before(*rr.Since) {
 			return false
@@ -196,7 +195,7 @@ func (s *Server) replay(req *request) {
 		if rr.Type != "" && typeOf(dl) != rr.Type {
 			return false
 		}
-		return len(lowerText) == 0 || containsText(dl, lowerText)
+		return len(lowerText) == 0 || eventsv1.ContainsText(dl.Header, dl.Body, lowerText)
 	}
 	withBodies := rr.Text != "" || (rr.Type != "" && typeNeedsBody)
 	found, err := s.DeadLetters.ReplayMatching(req.r.Context(), queue.EndpointKeys(obj), s.recording(req, obj, rr.DryRun, match), withBodies, limit, rr.DryRun)
@@ -216,19 +215,6 @@ func (s *Server) replay(req *request) {
 		res.Items = append(res.Items, eventsv1.ActionItem{ID: id, Result: outcome})
 	}
 	writeJSON(req.w, http.StatusOK, res)
-}
-
-// containsText reports whether a header value or the body holds the
-// lower-cased text, case-insensitively.
-func containsText(dl *DeadLetter, lower []byte) bool {
-	for _, vs := range dl.Header {
-		for _, v := range vs {
-			if bytes.Contains(bytes.ToLower([]byte(v)), lower) {
-				return true
-			}
-		}
-	}
-	return bytes.Contains(bytes.ToLower(dl.Body), lower)
 }
 
 // eventTyper returns how to tell a dead letter's event type, as the

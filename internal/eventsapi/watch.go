@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -47,16 +46,15 @@ func (s *Server) releaseWatch(user string) {
 // watchFilter passes the events that match q, and the attempts of the
 // events it passed (every attempt when q selects everything).
 type watchFilter struct {
-	q     eventsv1.Query
+	match func(*eventsv1.Event) bool
 	all   bool
-	lower string
 	ids   map[string]bool
 	order []string
 }
 
 func newWatchFilter(q eventsv1.Query) *watchFilter {
 	all := q.Outcome == "" && q.Since.IsZero() && q.Until.IsZero() && q.DeliveryID == "" && q.Type == "" && q.Text == ""
-	return &watchFilter{q: q, all: all, lower: strings.ToLower(q.Text), ids: map[string]bool{}}
+	return &watchFilter{match: q.Match(), all: all, ids: map[string]bool{}}
 }
 
 func (f *watchFilter) pass(we *eventsv1.WatchEvent) bool {
@@ -65,7 +63,7 @@ func (f *watchFilter) pass(we *eventsv1.WatchEvent) bool {
 	}
 	switch {
 	case we.Event != nil:
-		if !f.matches(we.Event) {
+		if !f.match(we.Event) {
 			return false
 		}
 		if !f.ids[we.Event.ID] {
@@ -81,23 +79,6 @@ func (f *watchFilter) pass(we *eventsv1.WatchEvent) bool {
 		return f.ids[we.Attempt.EventID]
 	}
 	return false
-}
-
-func (f *watchFilter) matches(ev *eventsv1.Event) bool {
-	q := f.q
-	switch {
-	case q.Outcome != "" && ev.Outcome != q.Outcome,
-		!q.Since.IsZero() && ev.Time.Before(q.Since),
-		!q.Until.IsZero() && !ev.Time.Before(q.Until),
-		q.DeliveryID != "" && ev.DeliveryID != q.DeliveryID,
-		q.Type != "" && ev.Type != q.Type:
-		return false
-	}
-	if f.lower == "" {
-		return true
-	}
-	dl := DeadLetter{Header: ev.Headers, Body: ev.Body}
-	return containsText(&dl, []byte(f.lower))
 }
 
 // watch streams the endpoint's new events and attempts as JSON lines, one

@@ -1,7 +1,6 @@
 package history
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -156,7 +155,7 @@ func (r *Reader) List(ctx context.Context, uid string, targets []string, q event
 	}
 	defer it.Stop()
 
-	text := strings.ToLower(q.Text)
+	match := q.Match()
 	var (
 		cands        []candidate
 		lastScanned  uint64
@@ -224,7 +223,7 @@ func (r *Reader) List(ctx context.Context, uid string, targets []string, q event
 				end = true
 				break
 			}
-			if matches(&ev, &q, text) {
+			if match(&ev) {
 				cands = append(cands, candidate{seq: md.Sequence.Stream, ev: ev})
 			}
 		}
@@ -267,32 +266,6 @@ func (r *Reader) dropConsumer(ctx context.Context, c jetstream.Consumer) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	_ = r.js.DeleteConsumer(dctx, Stream, info.Name)
-}
-
-func matches(ev *eventsv1.Event, q *eventsv1.Query, text string) bool {
-	switch {
-	case q.Outcome != "" && ev.Outcome != q.Outcome,
-		q.Status != "" && ev.Outcome != eventsv1.OutcomeAccepted,
-		q.DeliveryID != "" && ev.DeliveryID != q.DeliveryID,
-		q.Type != "" && ev.Type != q.Type,
-		!q.Since.IsZero() && ev.Time.Before(q.Since),
-		!q.Until.IsZero() && !ev.Time.Before(q.Until):
-		return false
-	}
-	return text == "" || containsText(ev, text)
-}
-
-// containsText reports whether lower (lower case) is in a header value
-// or the body of ev, in any case.
-func containsText(ev *eventsv1.Event, lower string) bool {
-	for _, vs := range ev.Headers {
-		for _, v := range vs {
-			if strings.Contains(strings.ToLower(v), lower) {
-				return true
-			}
-		}
-	}
-	return bytes.Contains(bytes.ToLower(ev.Body), []byte(lower))
 }
 
 func statusMatches(want, got eventsv1.Status) bool {

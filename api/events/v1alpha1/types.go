@@ -8,8 +8,10 @@
 package v1alpha1
 
 import (
+	"bytes"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -194,6 +196,40 @@ type Query struct {
 	Limit int
 	// Continue resumes a listing where the previous page ended.
 	Continue string
+}
+
+// Match returns q's test of one request record: every filter but the
+// Status value itself, which needs the event's attempts (a Status selects
+// accepted events only, so it is tested that far). A list, a watch and
+// any other reader of records filter with it, so a query means the same
+// everywhere.
+func (q Query) Match() func(ev *Event) bool {
+	lower := strings.ToLower(q.Text)
+	return func(ev *Event) bool {
+		switch {
+		case q.Outcome != "" && ev.Outcome != q.Outcome,
+			q.Status != "" && ev.Outcome != OutcomeAccepted,
+			q.DeliveryID != "" && ev.DeliveryID != q.DeliveryID,
+			q.Type != "" && ev.Type != q.Type,
+			!q.Since.IsZero() && ev.Time.Before(q.Since),
+			!q.Until.IsZero() && !ev.Time.Before(q.Until):
+			return false
+		}
+		return lower == "" || ContainsText(ev.Headers, ev.Body, lower)
+	}
+}
+
+// ContainsText reports whether lower, in lower case, is in a header value
+// or the body, in any case: Query.Text's search, also over dead letters.
+func ContainsText(headers map[string][]string, body []byte, lower string) bool {
+	for _, vs := range headers {
+		for _, v := range vs {
+			if strings.Contains(strings.ToLower(v), lower) {
+				return true
+			}
+		}
+	}
+	return bytes.Contains(bytes.ToLower(body), []byte(lower))
 }
 
 // Limits of a listing.
