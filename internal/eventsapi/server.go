@@ -335,18 +335,6 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// hide leaves out what only a caller with get on events may read. The
-// attempts are copied: the history may share them.
-func hide(ev *eventsv1.Event) {
-	ev.Headers, ev.Body, ev.Hidden = nil, nil, true
-	if ev.Attempts != nil {
-		ev.Attempts = append([]eventsv1.Attempt(nil), ev.Attempts...)
-		for i := range ev.Attempts {
-			ev.Attempts[i].Response = nil
-		}
-	}
-}
-
 func (s *Server) list(req *request) {
 	q, watch, err := parseQuery(req.r.URL.Query(), s.now())
 	if err != nil {
@@ -397,7 +385,7 @@ func (s *Server) list(req *request) {
 		// A copy: the history may share its items.
 		l.Items = append(make([]eventsv1.Event, 0, len(l.Items)), l.Items...)
 		for i := range l.Items {
-			hide(&l.Items[i])
+			l.Items[i].Hide()
 		}
 	}
 	writeJSON(req.w, http.StatusOK, l)
@@ -447,7 +435,7 @@ func (s *Server) get(req *request) {
 		return
 	}
 	if !withBodies {
-		hide(ev)
+		ev.Hide()
 	}
 	writeJSON(req.w, http.StatusOK, ev)
 }

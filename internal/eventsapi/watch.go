@@ -122,7 +122,7 @@ func (s *Server) watch(req *request, obj *hookv1.WebhookEndpoint, q eventsv1.Que
 		if !withBodies {
 			if we.Event != nil {
 				ev := *we.Event
-				hide(&ev)
+				ev.Hide()
 				we.Event = &ev
 			}
 			if we.Attempt != nil {

@@ -177,7 +177,7 @@ func (r *Reader) List(ctx context.Context, uid string, targets []string, q event
 				continue
 			}
 			if !withBodies {
-				hide(&c.ev)
+				c.ev.Hide()
 			}
 			out.Items = append(out.Items, c.ev)
 			lastReturned = c.seq
@@ -276,15 +276,6 @@ func statusMatches(want, got eventsv1.Status) bool {
 		return got == eventsv1.StatusRetrying || got == eventsv1.StatusDeadLettered
 	}
 	return got == want
-}
-
-// hide strips what a caller without get on webhookendpoints/events may
-// not see.
-func hide(ev *eventsv1.Event) {
-	ev.Headers, ev.Body, ev.Hidden = nil, nil, true
-	for i := range ev.Attempts {
-		ev.Attempts[i].Response = nil
-	}
 }
 
 const continuePrefix = "h1:"
@@ -578,7 +569,7 @@ func (r *Reader) Get(ctx context.Context, uid, id string, targets []string, with
 		ev.Status = ""
 	}
 	if !withBodies {
-		hide(ev)
+		ev.Hide()
 	}
 	return ev, nil
 }
@@ -631,7 +622,7 @@ func (r *Reader) Watch(ctx context.Context, uid string, withBodies bool, fn func
 				ev.Status = eventsv1.StatusPending
 			}
 			if !withBodies {
-				hide(ev)
+				ev.Hide()
 			}
 			we = eventsv1.WatchEvent{Type: eventsv1.WatchTypeEvent, Event: ev}
 		} else {

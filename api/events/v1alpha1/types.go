@@ -154,6 +154,20 @@ type Event struct {
 	Attempts []Attempt `json:"attempts,omitempty"`
 }
 
+// Hide strips what a caller without get on webhookendpoints/events may
+// not see: headers, body and the targets' responses, and says so
+// (Hidden). The attempts are copied, not changed in place: they may be
+// shared with whoever handed ev over.
+func (e *Event) Hide() {
+	e.Headers, e.Body, e.Hidden = nil, nil, true
+	if e.Attempts != nil {
+		e.Attempts = append([]Attempt(nil), e.Attempts...)
+		for i := range e.Attempts {
+			e.Attempts[i].Response = nil
+		}
+	}
+}
+
 // Attempt is one delivery attempt of an event, or an action on it.
 type Attempt struct {
 	EventID string `json:"eventID"`
