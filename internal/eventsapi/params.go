@@ -112,14 +112,8 @@ func parseQuery(v url.Values, now time.Time) (q eventsv1.Query, watch bool, err 
 // parseTime reads an RFC 3339 time, or a duration meaning that long before
 // now; zero for "".
 func parseTime(param, s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+	if t, ok := eventsv1.ParseTime(s, now); ok {
 		return t, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
 	}
 	return time.Time{}, fmt.Errorf("invalid value %q for parameter %s: want an RFC 3339 time (2006-01-02T15:04:05Z) or a duration before now (90m)", s, param)
 }

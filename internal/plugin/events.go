@@ -68,26 +68,18 @@ func (e *env) target(arg string) (*target, error) {
 	return &target{ns: ns, name: name, c: c}, nil
 }
 
-// parseTime reads --since or --until: a duration before now (30m, 2h, 7d)
-// or an RFC 3339 time.
+// parseTime reads --since or --until as the API does (an RFC 3339 time
+// or a duration before now), and also in days (7d).
 func parseTime(flag, s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+	if t, ok := eventsv1.ParseTime(s, now); ok {
 		return t, nil
 	}
-	d, err := time.ParseDuration(s)
-	if days, ok := strings.CutSuffix(s, "d"); ok && err != nil {
-		var n int
-		if n, err = strconv.Atoi(days); err == nil {
-			d = time.Duration(n) * 24 * time.Hour
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
 		}
 	}
-	if err != nil || d < 0 {
-		return time.Time{}, fmt.Errorf("invalid value %q for --%s: want a duration before now (30m, 2h, 7d) or an RFC 3339 time (2006-01-02T15:04:05Z)", s, flag)
-	}
-	return now.Add(-d), nil
+	return time.Time{}, fmt.Errorf("invalid value %q for --%s: want a duration before now (30m, 2h, 7d) or an RFC 3339 time (2006-01-02T15:04:05Z)", s, flag)
 }
 
 // oneOf returns the value of list that s names, case-insensitively.

@@ -269,6 +269,22 @@ const (
 	ParamWatch    = "watch"
 )
 
+// ParseTime reads a since or until value as the API takes it: an RFC 3339
+// time, or a duration meaning that long before now (90m); ok is false
+// for anything else. "" is the zero time.
+func ParseTime(s string, now time.Time) (t time.Time, ok bool) {
+	if s == "" {
+		return time.Time{}, true
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, true
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), true
+	}
+	return time.Time{}, false
+}
+
 // Values encodes q as URL parameters (times RFC 3339).
 func (q Query) Values() url.Values {
 	v := url.Values{}
