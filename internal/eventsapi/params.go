@@ -25,22 +25,10 @@ const (
 	maxContinueBytes = 4096
 )
 
-var outcomes = []eventsv1.Outcome{
-	eventsv1.OutcomeAccepted, eventsv1.OutcomeDuplicate, eventsv1.OutcomeRejected,
-	eventsv1.OutcomeHandshake, eventsv1.OutcomeError,
-}
-
-var statuses = []eventsv1.Status{
-	eventsv1.StatusPending, eventsv1.StatusDelivered, eventsv1.StatusRetrying,
-	eventsv1.StatusDeadLettered, eventsv1.StatusDropped, eventsv1.StatusFailed,
-}
-
 // oneOf returns the value of list that s names, case-insensitively.
 func oneOf[T ~string](param, s string, list []T) (T, error) {
-	for _, v := range list {
-		if strings.EqualFold(s, string(v)) {
-			return v, nil
-		}
+	if v, ok := eventsv1.Named(s, list); ok {
+		return v, nil
 	}
 	names := make([]string, len(list))
 	for i, v := range list {
@@ -64,7 +52,7 @@ func parseQuery(v url.Values, now time.Time) (q eventsv1.Query, watch bool, err 
 		}
 	}
 	if s := v.Get(eventsv1.ParamOutcome); s != "" {
-		if q.Outcome, err = oneOf(eventsv1.ParamOutcome, s, outcomes); err != nil {
+		if q.Outcome, err = oneOf(eventsv1.ParamOutcome, s, eventsv1.Outcomes); err != nil {
 			return q, false, err
 		}
 	}
@@ -72,7 +60,7 @@ func parseQuery(v url.Values, now time.Time) (q eventsv1.Query, watch bool, err 
 		if watch {
 			return q, false, fmt.Errorf("parameter %s cannot be used with %s=true: a watch shows each attempt as it happens", eventsv1.ParamStatus, eventsv1.ParamWatch)
 		}
-		if q.Status, err = oneOf(eventsv1.ParamStatus, s, statuses); err != nil {
+		if q.Status, err = oneOf(eventsv1.ParamStatus, s, eventsv1.QueryStatuses); err != nil {
 			return q, false, err
 		}
 	}

@@ -87,22 +87,15 @@ func oneOf[T ~string](flag, s string, list []T) (T, error) {
 	if s == "" {
 		return "", nil
 	}
+	if v, ok := eventsv1.Named(s, list); ok {
+		return v, nil
+	}
 	names := make([]string, len(list))
 	for i, v := range list {
-		if strings.EqualFold(s, string(v)) {
-			return v, nil
-		}
 		names[i] = string(v)
 	}
 	return "", fmt.Errorf("invalid value %q for --%s: want one of %s", s, flag, strings.Join(names, ", "))
 }
-
-var (
-	statuses = []eventsv1.Status{eventsv1.StatusPending, eventsv1.StatusDelivered, eventsv1.StatusRetrying,
-		eventsv1.StatusDeadLettered, eventsv1.StatusDropped, eventsv1.StatusFailed}
-	outcomes = []eventsv1.Outcome{eventsv1.OutcomeAccepted, eventsv1.OutcomeDuplicate, eventsv1.OutcomeRejected,
-		eventsv1.OutcomeHandshake, eventsv1.OutcomeError}
-)
 
 // checkOutput checks -o against the formats a command prints.
 func checkOutput(cmd, o string, allowed ...string) error {
@@ -171,10 +164,10 @@ func (q *queryFlags) bind(f *flags, sinceDefault string, limitDefault int, all b
 func (q *queryFlags) query(cmd string, now time.Time) (eventsv1.Query, error) {
 	var out eventsv1.Query
 	var err error
-	if out.Status, err = oneOf("status", q.status, statuses); err != nil {
+	if out.Status, err = oneOf("status", q.status, eventsv1.QueryStatuses); err != nil {
 		return out, usagef(cmd, "%v", err)
 	}
-	if out.Outcome, err = oneOf("outcome", q.outcome, outcomes); err != nil {
+	if out.Outcome, err = oneOf("outcome", q.outcome, eventsv1.Outcomes); err != nil {
 		return out, usagef(cmd, "%v", err)
 	}
 	if out.Since, err = parseTime("since", q.since, now); err != nil {

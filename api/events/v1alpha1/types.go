@@ -94,6 +94,23 @@ const (
 // DeadLettered events together.
 const StatusFailed Status = "Failed"
 
+// Outcomes are every Outcome, and QueryStatuses every value Query.Status
+// takes: what the API accepts and the plugin offers.
+var (
+	Outcomes      = []Outcome{OutcomeAccepted, OutcomeDuplicate, OutcomeRejected, OutcomeHandshake, OutcomeError}
+	QueryStatuses = []Status{StatusPending, StatusDelivered, StatusRetrying, StatusDeadLettered, StatusDropped, StatusFailed}
+)
+
+// Named returns the value of list that s names, in any case.
+func Named[T ~string](s string, list []T) (T, bool) {
+	for _, v := range list {
+		if strings.EqualFold(s, string(v)) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
 // AttemptOutcome is what one delivery attempt, or an action on the event, did.
 type AttemptOutcome string
 
