@@ -80,10 +80,38 @@ type Reconciler struct {
 	// and removes it with the endpoint; nil: no history.
 	History HistoryKeeper
 
-	failingMu     sync.Mutex
-	failingWarned map[types.UID]time.Time
-	trimMu        sync.Mutex
-	trimmed       map[types.UID]time.Time
+	// failingWarned: when each endpoint's last DeliveryFailing Warning
+	// went out; trimmed: when its history was last trimmed.
+	failingWarned, trimmed everyEndpoint
+}
+
+// everyEndpoint tells, per endpoint, whether something done at most once
+// per interval is due again; safe for concurrent use.
+type everyEndpoint struct {
+	mu   sync.Mutex
+	last map[types.UID]time.Time
+}
+
+// due reports whether every has passed since the endpoint's last time
+// (or it has none), and if so makes now its last time.
+func (e *everyEndpoint) due(uid types.UID, now time.Time, every time.Duration) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if last, ok := e.last[uid]; ok && now.Sub(last) < every {
+		return false
+	}
+	if e.last == nil {
+		e.last = map[types.UID]time.Time{}
+	}
+	e.last[uid] = now
+	return true
+}
+
+// forget drops a deleted endpoint.
+func (e *everyEndpoint) forget(uid types.UID) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.last, uid)
 }
 
 // HistoryKeeper trims and purges endpoints' histories (internal/history).
@@ -659,10 +687,9 @@ func (r *Reconciler) finalize(ctx context.Context, obj *hookv1.WebhookEndpoint) 
 			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "PurgeFailed", "Delete",
 				"Gave up purging the event history after %s (it expires with its retention): %v", r.PurgeGracePeriod, err)
 		}
-		r.trimMu.Lock()
-		delete(r.trimmed, obj.UID)
-		r.trimMu.Unlock()
 	}
+	r.trimmed.forget(obj.UID)
+	r.failingWarned.forget(obj.UID)
 	if err := r.deleteIngress(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -755,13 +782,7 @@ func (r *Reconciler) emitTransitions(before, after *hookv1.WebhookEndpoint) {
 	r.emitRouteRefused(before, after, readyEmitted)
 	r.emitCircuits(before, after)
 	if after.Status.GetDeliveries().Retries > before.Status.GetDeliveries().Retries && failingSinceLastDelivery(after) {
-		r.failingMu.Lock()
-		if r.failingWarned == nil {
-			r.failingWarned = map[types.UID]time.Time{}
-		}
-		last, warned := r.failingWarned[after.UID]
-		if !warned || r.now().Sub(last) >= failingWarnEvery {
-			r.failingWarned[after.UID] = r.now()
+		if r.failingWarned.due(after.UID, r.now(), failingWarnEvery) {
 			f := after.Status.LastFailure
 			next := ""
 			if f.NextAttemptTime != nil {
@@ -771,7 +792,6 @@ func (r *Reconciler) emitTransitions(before, after *hookv1.WebhookEndpoint) {
 				"Deliveries to %s keep failing (%d retries so far); last failure %s: %s%s%s",
 				describeTargets(after), after.Status.GetDeliveries().Retries, f.Reason, f.Message, next, inspectHint(after, f))
 		}
-		r.failingMu.Unlock()
 	}
 	if d := after.Status.GetDeliveries().DeadLettered - before.Status.GetDeliveries().DeadLettered; d > 0 {
 		msg := fmt.Sprintf("%d event(s) dead-lettered", d)
@@ -791,17 +811,7 @@ func (r *Reconciler) trimHistory(ctx context.Context, obj *hookv1.WebhookEndpoin
 	if r.History == nil {
 		return
 	}
-	r.trimMu.Lock()
-	if r.trimmed == nil {
-		r.trimmed = map[types.UID]time.Time{}
-	}
-	last, ok := r.trimmed[obj.UID]
-	due := !ok || r.now().Sub(last) >= trimEvery
-	if due {
-		r.trimmed[obj.UID] = r.now()
-	}
-	r.trimMu.Unlock()
-	if !due {
+	if !r.trimmed.due(obj.UID, r.now(), trimEvery) {
 		return
 	}
 	if err := r.History.Trim(ctx, string(obj.UID), obj.Spec.History.GetMaxEvents()); err != nil {
