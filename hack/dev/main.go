@@ -246,11 +246,12 @@ func pluginAccess(kubectl, kubeconfig, state string, cfg *rest.Config) (string, 
 	if err != nil {
 		return "", "", fmt.Errorf("kubectl create token: %w: %s", err, token)
 	}
-	kc := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: dev\n  cluster:\n    server: %s\n    certificate-authority-data: %s\n"+
-		"users:\n- name: dev\n  user:\n    token: %s\ncontexts:\n- name: dev\n  context: {cluster: dev, user: dev, namespace: default}\ncurrent-context: dev\n",
-		cfg.Host, base64.StdEncoding.EncodeToString(cfg.CAData), strings.TrimSpace(token))
+	kc, err := testenv.TokenKubeconfig(cfg, "dev", strings.TrimSpace(token), "default")
+	if err != nil {
+		return "", "", err
+	}
 	kcPath := filepath.Join(state, "plugin.kubeconfig")
-	if err := os.WriteFile(kcPath, []byte(kc), 0o600); err != nil {
+	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
 		return "", "", err
 	}
 	ca, err := kubectlRun(kubectl, kubeconfig, "-n", systemNS, "get", "secret", "hookgate-webhook-cert", "-o", "jsonpath={.data.ca\\.crt}")

@@ -11,6 +11,9 @@ import (
 	"runtime"
 	"strings"
 
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
@@ -87,4 +90,18 @@ func LocalArgs(chartArgs []string, overrides map[string]string) []string {
 		}
 	}
 	return out
+}
+
+// TokenKubeconfig is a kubeconfig for the API server cfg points at whose
+// user authenticates with a bearer token (a ServiceAccount's, from
+// `kubectl create token`), in namespace ns: what kubectl hookgate needs,
+// since the events API checks tokens and envtest's users have client
+// certificates.
+func TokenKubeconfig(cfg *rest.Config, user, token, ns string) ([]byte, error) {
+	c := clientcmdapi.NewConfig()
+	c.Clusters["local"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	c.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: token}
+	c.Contexts[user] = &clientcmdapi.Context{Cluster: "local", AuthInfo: user, Namespace: ns}
+	c.CurrentContext = user
+	return clientcmd.Write(*c)
 }

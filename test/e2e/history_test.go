@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -94,28 +93,10 @@ var _ = Describe("Event history through kubectl hookgate, as two teams", Ordered
 		kc("-n", ns, "create", "serviceaccount", name)
 		kc("-n", ns, "create", "rolebinding", name+"-"+clusterRole, "--clusterrole="+clusterRole, "--serviceaccount="+ns+":"+name)
 		token := strings.TrimSpace(kc("-n", ns, "create", "token", name, "--duration=2h"))
-		cfg := testEnv.Config
-		kcfg := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: e2e
-  cluster:
-    server: %s
-    certificate-authority-data: %s
-users:
-- name: %s
-  user:
-    token: %s
-contexts:
-- name: %s
-  context:
-    cluster: e2e
-    user: %s
-    namespace: %s
-current-context: %s
-`, cfg.Host, base64.StdEncoding.EncodeToString(cfg.CAData), name, token, name, name, ns, name)
+		kcfg, err := testenv.TokenKubeconfig(testEnv.Config, name, token, ns)
+		Expect(err).NotTo(HaveOccurred())
 		p := filepath.Join(workDir, name+"-token.kubeconfig")
-		Expect(os.WriteFile(p, []byte(kcfg), 0o600)).To(Succeed())
+		Expect(os.WriteFile(p, kcfg, 0o600)).To(Succeed())
 		return pluginUser{name: name, kubeconfig: p}
 	}
 
