@@ -164,14 +164,7 @@ func (s *Server) replay(req *request) {
 		return
 	}
 	if rr.Text != "" {
-		// A match would tell what the bodies hold.
-		ok, err := s.allowed(req, eventsv1.SubresourceEvents, "get")
-		if err != nil {
-			s.internalError(req, "authorizing the request", err)
-			return
-		}
-		if !ok {
-			s.forbidden(req, eventsv1.SubresourceEvents, "get")
+		if _, ok := s.mayReadBodies(req, rr.Text); !ok {
 			return
 		}
 	}

@@ -255,6 +255,23 @@ func (s *Server) authorize(req *request, subresource, verb string) bool {
 	return true
 }
 
+// mayReadBodies reports whether the caller may get the endpoint's events
+// (their headers, bodies and the targets' answers). A text search needs
+// that right, since a match would tell what the bodies hold: without it
+// the request is answered 403 and ok is false.
+func (s *Server) mayReadBodies(req *request, text string) (withBodies, ok bool) {
+	withBodies, err := s.allowed(req, eventsv1.SubresourceEvents, "get")
+	if err != nil {
+		s.internalError(req, "authorizing the request", err)
+		return false, false
+	}
+	if text != "" && !withBodies {
+		s.forbidden(req, eventsv1.SubresourceEvents, "get")
+		return false, false
+	}
+	return withBodies, true
+}
+
 func (s *Server) allowed(req *request, subresource, verb string) (bool, error) {
 	return s.Auth.Allowed(req.r.Context(), req.user, req.route.namespace, req.route.name, subresource, verb)
 }
@@ -348,14 +365,8 @@ func (s *Server) list(req *request) {
 	if !s.authorize(req, eventsv1.SubresourceEvents, verb) {
 		return
 	}
-	withBodies, err := s.allowed(req, eventsv1.SubresourceEvents, "get")
-	if err != nil {
-		s.internalError(req, "authorizing the request", err)
-		return
-	}
-	if q.Text != "" && !withBodies {
-		// A match would tell what the bodies hold.
-		s.forbidden(req, eventsv1.SubresourceEvents, "get")
+	withBodies, ok := s.mayReadBodies(req, q.Text)
+	if !ok {
 		return
 	}
 	obj := s.endpoint(req)
